@@ -1,0 +1,1 @@
+"""The ``neutrino`` command: one module per sub-command, imported on demand."""

@@ -1,0 +1,292 @@
+"""Links, addresses, routes and network namespaces through netlink (pyroute2).
+
+One IPRoute socket is kept per namespace, so hot paths never fork ``ip``.
+``netns=None`` means the namespace this process runs in; any other value is a
+name in the current ``/run/netns`` view. Failures raise NeutrinoError with the
+device and namespace in the message.
+"""
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import threading
+
+from pyroute2 import IPRoute, netns as pr_netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from neutrino.errors import NeutrinoError
+from neutrino.linux import proc
+
+NETNS_DIR = proc.NETNS_DIR
+
+_sockets: dict[str | None, IPRoute] = {}
+_lock = threading.RLock()
+
+
+def _where(netns: str | None) -> str:
+    return f" in netns {netns}" if netns else ""
+
+
+def _ipr(netns: str | None) -> IPRoute:
+    with _lock:
+        sock = _sockets.get(netns)
+        if sock is None:
+            if netns is not None and not netns_exists(netns):
+                raise NeutrinoError(f"no network namespace {netns!r}")
+            # flags=0: never let pyroute2 create a missing namespace.
+            sock = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            _sockets[netns] = sock
+        return sock
+
+
+def _forget(netns: str | None) -> None:
+    with _lock:
+        sock = _sockets.pop(netns, None)
+    if sock is not None:
+        sock.close()
+
+
+def _index(name: str, netns: str | None) -> int:
+    found = _ipr(netns).link_lookup(ifname=name)
+    if not found:
+        raise NeutrinoError(f"no device {name!r}{_where(netns)}")
+    return found[0]
+
+
+def _call(what: str, netns: str | None, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except NetlinkError as exc:
+        raise NeutrinoError(f"{what}{_where(netns)}: {os.strerror(exc.code)}") from None
+
+
+# -- namespaces ---------------------------------------------------------------
+
+def netns_list() -> list[str]:
+    return sorted(pr_netns.listnetns(NETNS_DIR))
+
+
+def netns_exists(name: str) -> bool:
+    return os.path.exists(f"{NETNS_DIR}/{name}")
+
+
+def netns_add(name: str) -> None:
+    """Create network namespace ``name`` (an error if it exists)."""
+    _check_name(name)
+    if netns_exists(name):
+        raise NeutrinoError(f"network namespace {name!r} exists")
+    try:
+        pr_netns.create(f"{NETNS_DIR}/{name}")
+    except OSError as exc:
+        raise NeutrinoError(f"netns add {name}: {exc}") from None
+    # A new namespace starts with lo down; everything expects it up.
+    link_set("lo", netns=name, up=True)
+
+
+def netns_delete(name: str) -> None:
+    """Remove ``name``; devices in it die with it once no process holds it."""
+    _forget(name)
+    if not netns_exists(name):
+        return
+    try:
+        pr_netns.remove(f"{NETNS_DIR}/{name}")
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise NeutrinoError(f"netns delete {name}: {exc}") from None
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name in (".", ".."):
+        raise NeutrinoError(f"bad network namespace name {name!r}")
+
+
+# -- links --------------------------------------------------------------------
+
+def link_exists(name: str, netns: str | None = None) -> bool:
+    return bool(_ipr(netns).link_lookup(ifname=name))
+
+
+def link_list(netns: str | None = None) -> list[str]:
+    return sorted(link.get_attr("IFLA_IFNAME") for link in _ipr(netns).get_links())
+
+
+def veth_add(name: str, peer: str, netns: str | None = None,
+             peer_netns: str | None = None, mtu: int | None = None) -> None:
+    """Create veth ``name`` in ``netns`` whose peer ``peer`` lands in ``peer_netns``."""
+    _check_ifname(name)
+    _check_ifname(peer)
+    ipr = _ipr(netns)
+    _call(f"veth add {name}/{peer}", netns, ipr.link, "add", ifname=name,
+          kind="veth", peer={"ifname": peer})
+    try:
+        if mtu:
+            link_set(name, netns=netns, mtu=mtu)
+            link_set(peer, netns=netns, mtu=mtu)
+        if peer_netns != netns:
+            link_set(peer, netns=netns, to_netns=peer_netns)
+    except NeutrinoError:
+        link_delete(name, netns=netns)
+        raise
+
+
+def bridge_add(name: str, netns: str | None = None) -> None:
+    """Create Linux bridge ``name`` (down; bring it up with link_set)."""
+    _check_ifname(name)
+    _call(f"bridge add {name}", netns, _ipr(netns).link, "add", ifname=name,
+          kind="bridge")
+
+
+def link_set(name: str, netns: str | None = None, up: bool | None = None,
+             mtu: int | None = None, mac: str | None = None,
+             master: str | None = None, to_netns: str | None = None) -> None:
+    """Change a device; ``to_netns`` moves it (last, after the other changes).
+
+    ``master=""`` takes the device out of its bridge.
+    """
+    ipr = _ipr(netns)
+    idx = _index(name, netns)
+    attrs: dict = {}
+    if mtu is not None:
+        attrs["mtu"] = int(mtu)
+    if mac is not None:
+        attrs["address"] = mac
+    if master is not None:
+        attrs["master"] = _index(master, netns) if master else 0
+    if attrs:
+        _call(f"link set {name}", netns, ipr.link, "set", index=idx, **attrs)
+    if up is not None:
+        _call(f"link set {name} {'up' if up else 'down'}", netns, ipr.link, "set",
+              index=idx, state="up" if up else "down")
+    if to_netns is not None:
+        fd = os.open(f"{NETNS_DIR}/{to_netns}", os.O_RDONLY) if netns_exists(to_netns) else None
+        if fd is None:
+            raise NeutrinoError(f"no network namespace {to_netns!r}")
+        try:
+            _call(f"link set {name} netns {to_netns}", netns, ipr.link, "set",
+                  index=idx, net_ns_fd=fd)
+        finally:
+            os.close(fd)
+
+
+def link_delete(name: str, netns: str | None = None) -> None:
+    """Delete ``name``; a device that is already gone is fine."""
+    ipr = _ipr(netns)
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        return
+    try:
+        ipr.link("del", index=found[0])
+    except NetlinkError as exc:
+        if exc.code != errno.ENODEV:
+            raise NeutrinoError(f"link delete {name}{_where(netns)}: "
+                                f"{os.strerror(exc.code)}") from None
+
+
+def link_info(name: str, netns: str | None = None) -> dict:
+    """mtu, mac, up, master (name or None), kind of device ``name``."""
+    ipr = _ipr(netns)
+    link = ipr.get_links(_index(name, netns))[0]
+    master = link.get_attr("IFLA_MASTER")
+    linkinfo = link.get_attr("IFLA_LINKINFO")
+    kind = linkinfo.get_attr("IFLA_INFO_KIND") if linkinfo else None
+    master_name = None
+    if master:
+        found = ipr.get_links(master)
+        master_name = found[0].get_attr("IFLA_IFNAME") if found else None
+    return {"name": name, "mtu": link.get_attr("IFLA_MTU"),
+            "mac": link.get_attr("IFLA_ADDRESS"), "up": bool(link["flags"] & 1),
+            "master": master_name, "kind": kind}
+
+
+def _check_ifname(name: str) -> None:
+    if not name or len(name) > 15 or "/" in name or " " in name:
+        raise NeutrinoError(f"bad device name {name!r} (1 to 15 characters)")
+
+
+# -- addresses and routes -----------------------------------------------------
+
+def addr_add(name: str, cidr: str, netns: str | None = None) -> None:
+    """Add ``cidr`` (e.g. 10.0.0.5/24) to ``name``; an address already there is fine."""
+    iface = _parse_iface(cidr)
+    ipr = _ipr(netns)
+    idx = _index(name, netns)
+    try:
+        ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise NeutrinoError(f"addr add {cidr} dev {name}{_where(netns)}: "
+                                f"{os.strerror(exc.code)}") from None
+
+
+def addr_list(name: str, netns: str | None = None) -> list[str]:
+    """Addresses of ``name`` as CIDR strings (IPv4 and IPv6)."""
+    ipr = _ipr(netns)
+    idx = _index(name, netns)
+    return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx)]
+
+
+def route_add(dst: str, gateway: str | None = None, dev: str | None = None,
+              netns: str | None = None) -> None:
+    """Add a route; ``dst`` may be "default". An identical route already there is fine."""
+    if not gateway and not dev:
+        raise NeutrinoError("route_add needs a gateway or a device")
+    ipr = _ipr(netns)
+    spec: dict = {}
+    if dst == "default":
+        spec["dst"] = "0.0.0.0/0"
+    else:
+        spec["dst"] = str(ipaddress.ip_network(dst, strict=False))
+    if gateway:
+        spec["gateway"] = str(ipaddress.ip_address(gateway))
+    if dev:
+        spec["oif"] = _index(dev, netns)
+    try:
+        ipr.route("add", **spec)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise NeutrinoError(f"route add {dst}{_where(netns)}: "
+                                f"{os.strerror(exc.code)}") from None
+
+
+def route_list(netns: str | None = None) -> list[dict]:
+    """IPv4 routes of the main table as {dst, gateway, dev}."""
+    ipr = _ipr(netns)
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    out = []
+    for r in ipr.get_routes(family=2, table=254):
+        dst = r.get_attr("RTA_DST")
+        out.append({"dst": f"{dst}/{r['dst_len']}" if dst else "default",
+                    "gateway": r.get_attr("RTA_GATEWAY"),
+                    "dev": names.get(r.get_attr("RTA_OIF"))})
+    return out
+
+
+def _parse_iface(cidr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    if "/" not in cidr:
+        raise NeutrinoError(f"address {cidr!r} needs a prefix length (e.g. /24)")
+    try:
+        return ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise NeutrinoError(f"bad address {cidr!r}") from None
+
+
+# -- knobs ----------------------------------------------------------------------
+
+def sysctl(key: str, value, netns: str | None = None) -> None:
+    """Write /proc/sys/``key`` (dots or slashes) as seen from ``netns``."""
+    path = "/proc/sys/" + key.replace(".", "/") if "/" not in key else "/proc/sys/" + key
+    if netns is None:
+        try:
+            with open(path, "w") as f:
+                f.write(str(value))
+        except OSError as exc:
+            raise NeutrinoError(f"sysctl {key}={value}: {exc.strerror}") from None
+        return
+    # /proc/sys/net follows the writer's network namespace: write from inside.
+    proc.run(["sh", "-c", 'printf "%s" "$1" > "$2"', "sysctl", str(value), path], netns=netns)
+
+
+def tx_offload_off(name: str, netns: str | None = None) -> None:
+    """Turn off tx checksum offload (see lab-facts: userspace OVS and veth)."""
+    proc.run(["ethtool", "-K", name, "tx", "off"], netns=netns)

@@ -1,0 +1,93 @@
+import secrets
+
+import pytest
+
+from neutrino.errors import NeutrinoError
+from neutrino.linux import ip
+
+
+def test_bad_names_rejected_without_touching_the_system():
+    with pytest.raises(NeutrinoError, match="bad device name"):
+        ip.veth_add("x" * 16, "y")
+    with pytest.raises(NeutrinoError, match="bad network namespace"):
+        ip.netns_add("a/b")
+    with pytest.raises(NeutrinoError, match="prefix length"):
+        ip.addr_add("lo", "10.0.0.1")
+    with pytest.raises(NeutrinoError, match="no network namespace"):
+        ip.link_exists("lo", netns="neutrino-missing-" + secrets.token_hex(3))
+
+
+@pytest.fixture
+def two_ns():
+    names = [f"nt-ip-{secrets.token_hex(3)}-{i}" for i in (1, 2)]
+    try:
+        for n in names:
+            ip.netns_add(n)
+        yield names
+    finally:
+        for n in names:
+            ip.netns_delete(n)
+
+
+@pytest.mark.dataplane
+def test_netns_lifecycle():
+    name = f"nt-ip-{secrets.token_hex(3)}"
+    try:
+        ip.netns_add(name)
+        assert ip.netns_exists(name) and name in ip.netns_list()
+        assert ip.link_info("lo", netns=name)["up"]
+        with pytest.raises(NeutrinoError, match="exists"):
+            ip.netns_add(name)
+    finally:
+        ip.netns_delete(name)
+    assert not ip.netns_exists(name)
+    ip.netns_delete(name)                      # idempotent
+
+
+@pytest.mark.dataplane
+def test_veth_bridge_addr_route(two_ns):
+    a, b = two_ns
+    ip.veth_add("nt-a", "nt-b", netns=a, peer_netns=b, mtu=1450)
+    assert ip.link_exists("nt-a", netns=a) and not ip.link_exists("nt-b", netns=a)
+    assert ip.link_info("nt-b", netns=b)["mtu"] == 1450
+    ip.bridge_add("nt-br", netns=a)
+    ip.link_set("nt-a", netns=a, master="nt-br", up=True)
+    ip.link_set("nt-br", netns=a, up=True, mac="fa:16:3e:00:00:01", mtu=1400)
+    info = ip.link_info("nt-a", netns=a)
+    assert info["master"] == "nt-br" and info["up"] and info["kind"] == "veth"
+    assert ip.link_info("nt-br", netns=a)["mac"] == "fa:16:3e:00:00:01"
+    ip.link_set("nt-a", netns=a, master="")
+    assert ip.link_info("nt-a", netns=a)["master"] is None
+
+    ip.link_set("nt-b", netns=b, up=True)
+    ip.addr_add("nt-b", "10.77.0.2/24", netns=b)
+    ip.addr_add("nt-b", "10.77.0.2/24", netns=b)
+    assert "10.77.0.2/24" in ip.addr_list("nt-b", netns=b)
+    ip.route_add("default", gateway="10.77.0.1", netns=b)
+    ip.route_add("10.99.0.0/16", dev="nt-b", netns=b)
+    routes = ip.route_list(netns=b)
+    assert {"dst": "default", "gateway": "10.77.0.1", "dev": "nt-b"} in routes
+    assert {"dst": "10.99.0.0/16", "gateway": None, "dev": "nt-b"} in routes
+    assert not any(r["dev"] == "nt-b" for r in ip.route_list())
+
+    ip.link_delete("nt-a", netns=a)
+    assert not ip.link_exists("nt-b", netns=b)   # the peer dies with it
+    ip.link_delete("nt-a", netns=a)              # already gone is fine
+
+
+@pytest.mark.dataplane
+def test_move_sysctl_and_offload(two_ns):
+    a, b = two_ns
+    ip.veth_add("nt-x", "nt-y", netns=a)
+    ip.link_set("nt-y", netns=a, to_netns=b)
+    assert ip.link_exists("nt-y", netns=b)
+    with pytest.raises(NeutrinoError, match="no network namespace"):
+        ip.link_set("nt-x", netns=a, to_netns="neutrino-missing-ns")
+    before = open("/proc/sys/net/ipv4/ip_forward").read()
+    ip.sysctl("net.ipv4.ip_forward", 1, netns=b)
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == before
+    from neutrino.linux import proc
+    assert proc.run(["cat", "/proc/sys/net/ipv4/ip_forward"], netns=b).out.strip() == "1"
+    ip.tx_offload_off("nt-y", netns=b)
+    out = proc.run(["ethtool", "-k", "nt-y"], netns=b).out
+    assert "tx-checksumming: off" in out

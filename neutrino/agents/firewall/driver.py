@@ -1,0 +1,105 @@
+"""FirewallDriver: computes the hybrid ruleset and applies it on the node.
+
+The OVS agent calls :meth:`FirewallDriver.update` with the complete current
+picture (every port on the node it filters, the groups they use and the
+members of every group their rules refer to) whenever any of it changes. The
+driver applies the difference: ipsets first (new sets must exist before a
+rule names them), then one iptables-restore per family, then stale ipsets
+are destroyed (no rule refers to them any more), then conntrack entries that
+a removed rule or member may have left open are deleted.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from neutrino.agents.firewall.hybrid import PREFIX, FirewallPlan, RuleRef, build, tap_name
+from neutrino.linux import proc
+from neutrino.linux.iptables import IptablesManager
+from neutrino.linux.ipset import IpsetManager
+
+LOG = logging.getLogger(__name__)
+IPSET_PREFIXES = ("NIPv4", "NIPv6")
+_ZONE_RULE = re.compile(r"--physdev-in (tap\S+) .*-j CT --zone (\d+)")
+
+
+class FirewallDriver:
+    """The iptables_hybrid firewall of one node (``netns`` None = this one)."""
+
+    def __init__(self, netns: str | None = None, use_ipv6: bool = True,
+                 iptables: IptablesManager | None = None, ipsets: IpsetManager | None = None,
+                 flush_conntrack: bool = True):
+        self.netns = netns
+        self.use_ipv6 = use_ipv6
+        self.iptables = iptables or IptablesManager(PREFIX, netns=netns, use_ipv6=use_ipv6)
+        self.ipsets = ipsets or IpsetManager(netns=netns)
+        self.flush_conntrack = flush_conntrack
+        self.plan: FirewallPlan | None = None
+        self._zones: dict[str, int] | None = None
+
+    def _known_zones(self, ports) -> dict[str, int]:
+        """Zones in use; on the first call read back from the raw table, so an
+        agent restart keeps every port's zone (and its conntrack entries)."""
+        if self._zones is None:
+            self._zones = {}
+            taps = {tap_name(p["id"]): p["id"] for p in ports}
+            raw = self.iptables.chain_rules("ipv4", "raw")
+            for rules in raw.values():
+                for rule in rules:
+                    match = _ZONE_RULE.search(rule)
+                    if match and match.group(1) in taps:
+                        self._zones[taps[match.group(1)]] = int(match.group(2))
+        return self._zones
+
+    def update(self, ports, groups, members) -> FirewallPlan:
+        """Make the node's firewall match these ports; returns the new plan."""
+        ports = list(ports)
+        plan = build(ports, groups, members, zones=self._known_zones(ports),
+                     prefix=self.iptables.prefix, use_ipv6=self.use_ipv6)
+        previous = self.plan
+        self.ipsets.apply(plan.ipsets)
+        self.iptables.apply(plan.ruleset)
+        stale = [name for name in self.ipsets.list_sets()
+                 if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
+        self.ipsets.destroy(stale)
+        self._zones = dict(plan.zones)
+        self.plan = plan
+        if self.flush_conntrack and previous is not None:
+            self._forget_connections(previous, plan)
+        return plan
+
+    def _forget_connections(self, before: FirewallPlan, after: FirewallPlan) -> None:
+        """Delete the conntrack entries of every port that lost a rule or a
+        remote-group member, so that the removed permission does not keep an
+        established flow alive (Neutron does the same with ``conntrack -D``)."""
+        shrunk = {name for name, old in before.ipsets.items()
+                  if name not in after.ipsets or old.members - after.ipsets[name].members}
+        for port_id, zone in before.zones.items():
+            old = {r.rule for r in before.port_rules.get(port_id, []) if r.table == "filter"}
+            new = {r.rule for r in after.port_rules.get(port_id, []) if r.table == "filter"}
+            if old - new or any(name in rule for rule in old for name in shrunk):
+                self._conntrack_delete(zone)
+
+    def _conntrack_delete(self, zone: int) -> None:
+        for family in ("ipv4", "ipv6") if self.use_ipv6 else ("ipv4",):
+            try:
+                proc.run(["conntrack", "-D", "-f", family, "-w", str(zone)],
+                         netns=self.netns, check=False)
+            except Exception as exc:  # conntrack missing: rules still apply to new flows
+                LOG.warning("conntrack -D zone %s failed: %s", zone, exc)
+
+    def remove_all(self) -> None:
+        """Remove every chain, rule and ipset this firewall made."""
+        self.update([], {}, {})
+
+    def rules_for_port(self, port_id: str) -> list[dict]:
+        """Every iptables rule rendered for ``port_id``, in chain order, with
+        the security-group rule ids it came from (empty for fixed rules)."""
+        if self.plan is None:
+            return []
+        return [rule_dict(ref) for ref in self.plan.port_rules.get(port_id, [])]
+
+
+def rule_dict(ref: RuleRef) -> dict:
+    return {"family": ref.family, "table": ref.table, "chain": ref.chain,
+            "rule": ref.rule, "security_group_rule_ids": list(ref.sg_rule_ids)}

@@ -1,0 +1,425 @@
+"""An iptables manager: desired tables as data, applied by diff in one restore.
+
+The caller builds a :class:`Ruleset` (per address family, per table, the
+chains and rules it wants), and :meth:`IptablesManager.apply` makes the
+kernel match it with exactly one ``iptables-restore -n`` per family (none
+when nothing differs). Ownership follows Neutron's IptablesManager:
+
+* wrapped chains ``<prefix>-<name>`` (prefix = binary name cut to 16, name
+  cut to 11) belong to this manager entirely: their rules are diffed and
+  chains no longer wanted are flushed and deleted;
+* builtin chains (INPUT, FORWARD, ...) and shared unwrapped chains
+  (``neutron-filter-top``, ``neutron-postrouting-bottom``) hold rules of
+  others too: only the rules that jump to one of our chains are ours;
+* every other chain and rule (the host's, Docker's) is left alone.
+
+Rules are written in ``iptables-save`` canonical form (comment just before
+``-j``) so that the diff against ``iptables-save`` is exact. The only
+difference tolerated is that iptables 1.8 prints MAC addresses in lower case
+while Neutron writes them upper case; :func:`rule_key` folds that (and
+quoting) away.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+from neutrino.errors import CommandFailed, NeutrinoError
+from neutrino.linux import proc
+
+LOG = logging.getLogger(__name__)
+
+FAMILIES = ("ipv4", "ipv6")
+PREFIX_MAX_LEN = 16
+WRAPPED_NAME_MAX_LEN = 11
+UNWRAPPED_NAME_MAX_LEN = 28
+
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+}
+TABLES = tuple(BUILTIN_CHAINS)
+
+# Builtin chains that get a wrapped copy, per table. The L2 agent's manager is
+# "stateless" in Neutron's terms: no nat POSTROUTING/OUTPUT, no mangle.
+COMPUTE_WRAPPED = {
+    "filter": ("INPUT", "OUTPUT", "FORWARD"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "nat": ("PREROUTING",),
+}
+ROUTER_WRAPPED = {
+    "filter": ("INPUT", "OUTPUT", "FORWARD"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "nat": ("PREROUTING", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+}
+FILTER_TOP = "neutron-filter-top"
+POSTROUTING_BOTTOM = "neutron-postrouting-bottom"
+SHARED_CHAINS = (FILTER_TOP, POSTROUTING_BOTTOM)
+
+SAVE_CMD = {"ipv4": "iptables-save", "ipv6": "ip6tables-save"}
+RESTORE_CMD = {"ipv4": "iptables-restore", "ipv6": "ip6tables-restore"}
+
+Runner = Callable[[list, "str | None"], str]
+
+
+class IptablesApplyError(NeutrinoError):
+    """iptables-restore refused the batch; the message names the bad line."""
+
+
+def binary_prefix(binary_name: str) -> str:
+    return binary_name[:PREFIX_MAX_LEN]
+
+
+def comment_rule(rule: str, comment: str | None) -> str:
+    """``rule`` with ``-m comment`` placed where iptables-save prints it."""
+    if not comment:
+        return rule
+    match = f'-m comment --comment "{comment}"'
+    if rule.startswith("-j ") or rule.startswith("-g "):
+        return f"{match} {rule}"
+    for jump in (" -j ", " -g "):
+        if jump in rule:
+            head, tail = rule.split(jump, 1)
+            return f"{head} {match}{jump}{tail}"
+    return f"{rule} {match}"
+
+
+def rule_key(rule: str) -> tuple:
+    """A comparison key that ignores quoting and the case of MAC addresses."""
+    try:
+        tokens = shlex.split(rule)
+    except ValueError:
+        tokens = rule.split()
+    for i, tok in enumerate(tokens[:-1]):
+        if tok == "--mac-source":
+            tokens[i + 1] = tokens[i + 1].lower()
+    return tuple(tokens)
+
+
+def _target(rule: str) -> str | None:
+    tokens = rule.split()
+    for flag in ("-j", "-g"):
+        if flag in tokens:
+            i = tokens.index(flag)
+            if i + 1 < len(tokens):
+                return tokens[i + 1]
+    return None
+
+
+@dataclass
+class Chain:
+    """Our rules in one chain: ``top`` ones first, then ``bottom`` ones."""
+    top: list[str] = field(default_factory=list)
+    bottom: list[str] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[str]:
+        return self.top + self.bottom
+
+
+class Table:
+    """The desired content of one table of one address family."""
+
+    def __init__(self, name: str, prefix: str):
+        if name not in BUILTIN_CHAINS:
+            raise NeutrinoError(f"unknown iptables table {name!r}")
+        self.name = name
+        self.prefix = binary_prefix(prefix)
+        self.chains: dict[str, Chain] = {}
+
+    def wrap(self, name: str) -> str:
+        return f"{self.prefix}-{name[:WRAPPED_NAME_MAX_LEN]}"
+
+    def full_name(self, name: str, wrap: bool = True) -> str:
+        if wrap:
+            return self.wrap(name)
+        if name in BUILTIN_CHAINS[self.name]:
+            return name
+        return name[:UNWRAPPED_NAME_MAX_LEN]
+
+    def add_chain(self, name: str, wrap: bool = True) -> str:
+        full = self.full_name(name, wrap)
+        self.chains.setdefault(full, Chain())
+        return full
+
+    def has_chain(self, name: str, wrap: bool = True) -> bool:
+        return self.full_name(name, wrap) in self.chains
+
+    def expand(self, rule: str) -> str:
+        """Replace ``$name`` by the wrapped chain name, as Neutron does."""
+        return re.sub(r"\$(\S+)", lambda m: self.wrap(m.group(1)), rule)
+
+    def add_rule(self, chain: str, rule: str, wrap: bool = True, top: bool = False,
+                 comment: str | None = None) -> str:
+        """Append (or with ``top`` insert before the bottom rules) ``rule``.
+
+        Returns the rule as it will appear in iptables-save.
+        """
+        full = self.full_name(chain, wrap)
+        if full not in self.chains:
+            if full in BUILTIN_CHAINS[self.name]:
+                self.chains[full] = Chain()
+            else:
+                raise NeutrinoError(f"chain {full} is not in table {self.name}")
+        text = comment_rule(self.expand(rule), comment)
+        target = self.chains[full]
+        (target.top if top else target.bottom).append(text)
+        return text
+
+    def rules(self, full_name: str) -> list[str]:
+        chain = self.chains.get(full_name)
+        return chain.rules if chain else []
+
+    def is_builtin(self, full_name: str) -> bool:
+        return full_name in BUILTIN_CHAINS[self.name]
+
+    def render(self) -> list[str]:
+        """This table as iptables-save would print it (our part only)."""
+        builtins = BUILTIN_CHAINS[self.name]
+        user = sorted(c for c in self.chains if c not in builtins)
+        lines = [f"*{self.name}"]
+        lines += [f":{c} ACCEPT [0:0]" for c in builtins]
+        lines += [f":{c} - [0:0]" for c in user]
+        for chain in [*builtins, *user]:
+            lines += [f"-A {chain} {r}" for r in self.rules(chain)]
+        lines.append("COMMIT")
+        return lines
+
+
+class Ruleset:
+    """Desired tables for both families (``ipv4``, ``ipv6``)."""
+
+    def __init__(self, prefix: str, use_ipv6: bool = True):
+        self.prefix = binary_prefix(prefix)
+        self.families = FAMILIES if use_ipv6 else ("ipv4",)
+        self.tables: dict[str, dict[str, Table]] = {
+            fam: {name: Table(name, self.prefix) for name in TABLES}
+            for fam in self.families}
+
+    @property
+    def ipv4(self) -> dict[str, Table]:
+        return self.tables["ipv4"]
+
+    @property
+    def ipv6(self) -> dict[str, Table]:
+        return self.tables.get("ipv6", {})
+
+    def each(self, table: str):
+        """The tables called ``table`` of every family (for v4+v6 rules)."""
+        return [self.tables[fam][table] for fam in self.families]
+
+    def render(self, family: str = "ipv4") -> str:
+        lines: list[str] = []
+        for table in self.tables[family].values():
+            if table.chains:
+                lines += table.render()
+        return "\n".join(lines) + "\n"
+
+
+def new_ruleset(binary_name: str, wrapped: dict = COMPUTE_WRAPPED,
+                use_ipv6: bool = True) -> Ruleset:
+    """A ruleset holding the skeleton Neutron's IptablesManager builds.
+
+    Each builtin chain listed in ``wrapped`` jumps to its wrapped copy; in
+    filter, FORWARD and OUTPUT first jump to the shared ``neutron-filter-top``,
+    which jumps to ``<prefix>-local``; nat POSTROUTING ends in the shared
+    ``neutron-postrouting-bottom``.
+    """
+    rs = Ruleset(binary_name, use_ipv6)
+    for fam in rs.families:
+        for table_name, chains in wrapped.items():
+            table = rs.tables[fam][table_name]
+            for builtin in chains:
+                table.add_chain(builtin)
+                table.add_rule(builtin, f"-j ${builtin}", wrap=False)
+            if table_name == "filter":
+                table.add_chain(FILTER_TOP, wrap=False)
+                for builtin in ("FORWARD", "OUTPUT"):
+                    table.add_rule(builtin, f"-j {FILTER_TOP}", wrap=False, top=True)
+                table.add_chain("local")
+                table.add_rule(FILTER_TOP, "-j $local", wrap=False)
+            if table_name == "nat" and "POSTROUTING" in chains:
+                table.add_chain(POSTROUTING_BOTTOM, wrap=False)
+                table.add_rule("POSTROUTING", f"-j {POSTROUTING_BOTTOM}", wrap=False)
+    return rs
+
+
+@dataclass
+class SavedTable:
+    """One table as parsed from iptables-save."""
+    chains: list[str] = field(default_factory=list)
+    rules: dict[str, list[str]] = field(default_factory=dict)
+
+
+def parse_save(text: str) -> dict[str, SavedTable]:
+    tables: dict[str, SavedTable] = {}
+    current: SavedTable | None = None
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("*"):
+            current = tables.setdefault(line[1:].strip(), SavedTable())
+        elif current is None or line == "COMMIT":
+            continue
+        elif line.startswith(":"):
+            name = line[1:].split()[0]
+            current.chains.append(name)
+            current.rules.setdefault(name, [])
+        elif line.startswith("-A "):
+            _, chain, rest = line.split(" ", 2)
+            current.rules.setdefault(chain, []).append(rest)
+    return tables
+
+
+def _diff_owned_chain(chain: str, old: list[str], new: list[str]) -> list[str]:
+    """-D/-I/-A commands that turn ``old`` into ``new``, keeping equal rules."""
+    old_keys = [rule_key(r) for r in old]
+    new_keys = [rule_key(r) for r in new]
+    if old_keys == new_keys:
+        return []
+    ops = [op for op in difflib.SequenceMatcher(None, old_keys, new_keys,
+                                                autojunk=False).get_opcodes()
+           if op[0] != "equal"]
+    length = len(old)
+    out: list[str] = []
+    # Last change first, so positions before it stay valid.
+    for _tag, i1, i2, j1, j2 in reversed(ops):
+        out += [f"-D {chain} {i1 + 1}"] * (i2 - i1)
+        length -= i2 - i1
+        for k, rule in enumerate(new[j1:j2]):
+            pos = i1 + 1 + k
+            out.append(f"-A {chain} {rule}" if pos > length
+                       else f"-I {chain} {pos} {rule}")
+            length += 1
+    return out
+
+
+class IptablesManager:
+    """Applies a :class:`Ruleset` to the kernel of one network namespace."""
+
+    def __init__(self, binary_name: str = "neutron-openvswi", netns: str | None = None,
+                 use_ipv6: bool = True, wrapped: dict = COMPUTE_WRAPPED,
+                 runner: Runner | None = None):
+        self.prefix = binary_prefix(binary_name)
+        self.netns = netns
+        self.use_ipv6 = use_ipv6
+        self.wrapped = wrapped
+        self._runner = runner or self._run
+        self.desired = self.new_ruleset()
+
+    def _run(self, cmd: list, input: str | None) -> str:
+        return proc.run(cmd, netns=self.netns, input=input).out
+
+    def new_ruleset(self) -> Ruleset:
+        return new_ruleset(self.prefix, self.wrapped, self.use_ipv6)
+
+    def _ours(self, chain: str) -> bool:
+        return chain.startswith(self.prefix + "-")
+
+    def _our_rule(self, rule: str) -> bool:
+        target = _target(rule)
+        return bool(target) and (self._ours(target) or target in SHARED_CHAINS)
+
+    def save(self, family: str = "ipv4") -> str:
+        return self._runner([SAVE_CMD[family]], None)
+
+    def plan(self, ruleset: Ruleset, family: str, saved: str) -> list[str]:
+        """The iptables-restore lines (tables, COMMITs included) for a change."""
+        current = parse_save(saved)
+        desired = ruleset.tables.get(family, {})
+        out: list[str] = []
+        for name in TABLES:
+            lines = self._plan_table(desired.get(name), current.get(name))
+            if lines:
+                out += [f"*{name}", *lines, "COMMIT"]
+        return out
+
+    def _plan_table(self, want: Table | None, have: SavedTable | None) -> list[str]:
+        have = have or SavedTable()
+        want_chains = want.chains if want else {}
+        existing = set(have.chains)
+        builtins = BUILTIN_CHAINS[want.name] if want else ()
+        declares, rules, flushes, deletes = [], [], [], []
+        for chain, spec in want_chains.items():
+            if chain in builtins:
+                continue
+            if chain not in existing:
+                declares.append(f":{chain} - [0:0]")
+                rules += [f"-A {chain} {r}" for r in spec.rules]
+            elif self._ours(chain):
+                rules += _diff_owned_chain(chain, have.rules.get(chain, []), spec.rules)
+        for chain, saved_rules in have.rules.items():
+            if self._ours(chain):
+                continue
+            spec = want_chains.get(chain, Chain())
+            if chain not in want_chains and not any(map(self._our_rule, saved_rules)):
+                continue
+            rules += self._shared_chain_commands(chain, saved_rules, spec)
+        for chain, spec in want_chains.items():
+            if chain in builtins and chain not in have.rules and spec.rules:
+                rules += self._shared_chain_commands(chain, [], spec)
+        for chain in have.chains:
+            if self._ours(chain) and chain not in want_chains:
+                flushes.append(f"-F {chain}")
+                deletes.append(f"-X {chain}")
+        return declares + rules + flushes + deletes
+
+    def _shared_chain_commands(self, chain: str, saved: list[str], spec: Chain) -> list[str]:
+        """Our rules in a chain others use too: rewritten only if they differ."""
+        mine = [r for r in saved if self._our_rule(r)]
+        if [rule_key(r) for r in mine] == [rule_key(r) for r in spec.rules]:
+            return []
+        out = [f"-D {chain} {r}" for r in mine]
+        out += [f"-I {chain} 1 {r}" for r in reversed(spec.top)]
+        out += [f"-A {chain} {r}" for r in spec.bottom]
+        return out
+
+    def apply(self, ruleset: Ruleset | None = None) -> dict[str, list[str]]:
+        """Make the kernel match ``ruleset`` (default: the last one applied).
+
+        Returns, per family, the restore lines that were applied (empty when
+        nothing differed, in which case no restore ran).
+        """
+        if ruleset is not None:
+            self.desired = ruleset
+        applied: dict[str, list[str]] = {}
+        for family in self.desired.families:
+            lines = self.plan(self.desired, family, self.save(family))
+            if lines:
+                self._restore(family, lines)
+            applied[family] = lines
+        return applied
+
+    def _restore(self, family: str, lines: list[str]) -> None:
+        text = "\n".join(lines) + "\n"
+        try:
+            self._runner([RESTORE_CMD[family], "-n", "-w", "10"], text)
+        except CommandFailed as exc:
+            bad = _failing_line(exc.stderr, lines)
+            LOG.error("%s failed%s: %s\nfailing line: %s", RESTORE_CMD[family],
+                      f" in {self.netns}" if self.netns else "", exc.stderr, bad)
+            raise IptablesApplyError(
+                f"{RESTORE_CMD[family]} refused line {bad!r}: {exc.stderr.splitlines()[0] if exc.stderr else exc}"
+            ) from exc
+
+    def chain_rules(self, family: str, table: str) -> dict[str, list[str]]:
+        """The live rules of ``table`` (all chains), parsed from iptables-save."""
+        saved = parse_save(self.save(family)).get(table)
+        return saved.rules if saved else {}
+
+
+def _failing_line(stderr: str, lines: list[str]) -> str:
+    """The restore input line iptables-restore complained about, if it says."""
+    match = (re.search(r"line:? (\d+)", stderr or ""))
+    if match:
+        n = int(match.group(1))
+        if 1 <= n <= len(lines):
+            return lines[n - 1]
+    return "?"

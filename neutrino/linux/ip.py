@@ -8,6 +8,7 @@ device and namespace in the message.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import threading
@@ -22,6 +23,15 @@ NETNS_DIR = proc.NETNS_DIR
 
 _sockets: dict[str | None, IPRoute] = {}
 _lock = threading.RLock()
+
+
+def _locked(fn):
+    """pyroute2 sockets are not safe to share between threads: one call at a time."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _lock:
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def _where(netns: str | None) -> str:
@@ -71,6 +81,7 @@ def netns_exists(name: str) -> bool:
     return os.path.exists(f"{NETNS_DIR}/{name}")
 
 
+@_locked
 def netns_add(name: str) -> None:
     """Create network namespace ``name`` (an error if it exists)."""
     _check_name(name)
@@ -84,6 +95,7 @@ def netns_add(name: str) -> None:
     link_set("lo", netns=name, up=True)
 
 
+@_locked
 def netns_delete(name: str) -> None:
     """Remove ``name``; devices in it die with it once no process holds it."""
     _forget(name)
@@ -103,14 +115,17 @@ def _check_name(name: str) -> None:
 
 # -- links --------------------------------------------------------------------
 
+@_locked
 def link_exists(name: str, netns: str | None = None) -> bool:
     return bool(_ipr(netns).link_lookup(ifname=name))
 
 
+@_locked
 def link_list(netns: str | None = None) -> list[str]:
     return sorted(link.get_attr("IFLA_IFNAME") for link in _ipr(netns).get_links())
 
 
+@_locked
 def veth_add(name: str, peer: str, netns: str | None = None,
              peer_netns: str | None = None, mtu: int | None = None) -> None:
     """Create veth ``name`` in ``netns`` whose peer ``peer`` lands in ``peer_netns``."""
@@ -130,6 +145,7 @@ def veth_add(name: str, peer: str, netns: str | None = None,
         raise
 
 
+@_locked
 def bridge_add(name: str, netns: str | None = None) -> None:
     """Create Linux bridge ``name`` (down; bring it up with link_set)."""
     _check_ifname(name)
@@ -137,6 +153,7 @@ def bridge_add(name: str, netns: str | None = None) -> None:
           kind="bridge")
 
 
+@_locked
 def link_set(name: str, netns: str | None = None, up: bool | None = None,
              mtu: int | None = None, mac: str | None = None,
              master: str | None = None, to_netns: str | None = None) -> None:
@@ -169,6 +186,7 @@ def link_set(name: str, netns: str | None = None, up: bool | None = None,
             os.close(fd)
 
 
+@_locked
 def link_delete(name: str, netns: str | None = None) -> None:
     """Delete ``name``; a device that is already gone is fine."""
     ipr = _ipr(netns)
@@ -183,6 +201,7 @@ def link_delete(name: str, netns: str | None = None) -> None:
                                 f"{os.strerror(exc.code)}") from None
 
 
+@_locked
 def link_info(name: str, netns: str | None = None) -> dict:
     """mtu, mac, up, master (name or None), kind of device ``name``."""
     ipr = _ipr(netns)
@@ -206,6 +225,7 @@ def _check_ifname(name: str) -> None:
 
 # -- addresses and routes -----------------------------------------------------
 
+@_locked
 def addr_add(name: str, cidr: str, netns: str | None = None) -> None:
     """Add ``cidr`` (e.g. 10.0.0.5/24) to ``name``; an address already there is fine."""
     iface = _parse_iface(cidr)
@@ -219,6 +239,7 @@ def addr_add(name: str, cidr: str, netns: str | None = None) -> None:
                                 f"{os.strerror(exc.code)}") from None
 
 
+@_locked
 def addr_list(name: str, netns: str | None = None) -> list[str]:
     """Addresses of ``name`` as CIDR strings (IPv4 and IPv6)."""
     ipr = _ipr(netns)
@@ -226,6 +247,7 @@ def addr_list(name: str, netns: str | None = None) -> list[str]:
     return [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx)]
 
 
+@_locked
 def route_add(dst: str, gateway: str | None = None, dev: str | None = None,
               netns: str | None = None) -> None:
     """Add a route; ``dst`` may be "default". An identical route already there is fine."""
@@ -249,6 +271,7 @@ def route_add(dst: str, gateway: str | None = None, dev: str | None = None,
                                 f"{os.strerror(exc.code)}") from None
 
 
+@_locked
 def route_list(netns: str | None = None) -> list[dict]:
     """IPv4 routes of the main table as {dst, gateway, dev}."""
     ipr = _ipr(netns)

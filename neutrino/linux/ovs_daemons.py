@@ -114,3 +114,14 @@ def _is_ovs(pid: int, name: str) -> bool:
             return f.read().strip() == name[:15]
     except OSError:
         return False
+
+
+def vsctl(rundir: str, *args: str, timeout: int = 10, wait: bool = True) -> str:
+    """Run ``ovs-vsctl`` against the database of ``rundir``; return its output.
+
+    With ``wait`` (the default) it returns once ovs-vswitchd applied the change.
+    """
+    cmd = ["ovs-vsctl", f"--db=unix:{db_sock(rundir)}", f"--timeout={timeout}"]
+    if not wait:
+        cmd.append("--no-wait")
+    return proc.run([*cmd, *args], timeout=timeout + 5).out

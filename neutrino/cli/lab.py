@@ -1,0 +1,122 @@
+"""``neutrino lab up|down|status|exec``: a whole cloud on this machine."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from neutrino.errors import NeutrinoError
+from neutrino.lab import lifecycle, teardown
+from neutrino.lab import node as lab_node
+from neutrino.lab.layout import DEFAULT_LAB, Lab
+
+
+def _lab_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default=None, help=f"lab name (default: {DEFAULT_LAB})")
+    p.add_argument("--state-dir", default=None,
+                   help="state directory (default: /var/lib/neutrino/labs/NAME)")
+
+
+def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
+    """With ``command_after_dashes`` the exec command came after ``--`` and
+    options may follow the node name; otherwise everything after it is the command."""
+    ap = argparse.ArgumentParser(prog="neutrino lab", description=__doc__)
+    sub = ap.add_subparsers(dest="action", required=True)
+    p = sub.add_parser("up", help="bring the lab up (idempotent)")
+    _lab_args(p)
+    p.add_argument("--computes", type=int, default=2, help="compute nodes (default 2)")
+    p.add_argument("--no-agents", action="store_true", help="do not start the agents")
+    p.add_argument("--no-server", action="store_true",
+                   help="do not start the server (implies --no-agents)")
+    p.add_argument("--timeout", type=float, default=30,
+                   help="seconds to wait for the server and agents (default 30)")
+    p = sub.add_parser("down", help="remove everything of the lab")
+    _lab_args(p)
+    p.add_argument("--all", action="store_true", help="every lab on this machine")
+    p = sub.add_parser("status", help="nodes, daemons, agents")
+    _lab_args(p)
+    p.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    p = sub.add_parser("exec", help="run a command on a node (a shell without one)")
+    _lab_args(p)
+    p.add_argument("node")
+    p.add_argument("cmd", nargs="*" if command_after_dashes else argparse.REMAINDER)
+    return ap
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """Options before ``--``, the command after it (None without ``--``)."""
+    if "--" in argv:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1:]
+    return argv, None
+
+
+def main(argv: list[str]) -> int:
+    argv, command = split_command(list(argv))
+    args = parser(command is not None).parse_args(argv)
+    if command is not None:
+        if args.action != "exec":
+            raise NeutrinoError(f"`lab {args.action}` takes no command after --")
+        args.cmd = [*args.cmd, *command]
+    lab = Lab.locate(args.name, args.state_dir)
+    if args.action == "up":
+        lifecycle.up(lab, computes=args.computes, server=not args.no_server,
+                     agents=not args.no_agents, timeout=args.timeout,
+                     say=lambda text: print(text, flush=True))
+        return 0
+    if args.action == "down":
+        return _down(lab, args.all)
+    if args.action == "status":
+        return _status(lab, args.format)
+    return _exec(lab, args.node, args.cmd)
+
+
+def _down(lab: Lab, everything: bool) -> int:
+    labs = [lab]
+    if everything:
+        labs = [Lab.locate(name) for name in sorted(teardown.known_labs())]
+    for one in labs:
+        teardown.down(one)
+        print(f"lab {one.name} is down")
+    if everything and not labs:
+        print("no lab on this machine")
+    return 0
+
+
+def _status(lab: Lab, fmt: str) -> int:
+    st = lifecycle.status(lab)
+    if fmt == "json":
+        print(json.dumps(st, indent=1))
+        return 0
+    print(f"lab {st['name']}  endpoint {st['endpoint']}  state {st['state_dir']}")
+    print("nodes:")
+    for n in st["nodes"]:
+        def word(pid):
+            return f"alive ({pid})" if pid else "dead"
+        print(f"  {n['name']:<11} {'up' if n['up'] else 'MISSING':<8} tunnel {n['tunnel_ip']:<12}"
+              f" ovsdb-server {word(n['ovsdb-server'])}, ovs-vswitchd {word(n['ovs-vswitchd'])}")
+    print("daemons:")
+    for d in st["daemons"]:
+        print(f"  {d['name']:<24} {'alive' if d['alive'] else 'DEAD':<6} pid {d['pid']}")
+    agents = st["agents"]
+    if isinstance(agents, list):
+        print("agents (from the API):")
+        for a in sorted(agents, key=lambda a: (a["host"] or "", a["agent_type"] or "")):
+            print(f"  {a['host']:<11} {a['agent_type']:<20} "
+                  f"{'alive' if a['alive'] else 'DEAD':<6} last report {a['heartbeat']}")
+    elif agents:
+        print(f"agents: {agents}")
+    return 0
+
+
+def _exec(lab: Lab, node: str, cmd: list[str]) -> int:
+    interactive = not cmd
+    if interactive:
+        cmd = [os.environ.get("SHELL") or "/bin/bash"]
+    argv = lab_node.exec_argv(lab, node, cmd)
+    if interactive:
+        print(f"entering {node} of lab {lab.name} (exit to leave)")
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        raise NeutrinoError(f"cannot run {argv[0]}: {exc.strerror}") from None

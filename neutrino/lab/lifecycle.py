@@ -1,0 +1,189 @@
+"""``lab up`` and ``lab status``.
+
+``up`` checks each part and starts only what is missing, so it completes a
+half-built lab and does nothing on a running one. Nodes come up in parallel
+(one thread each); the server starts while they do.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from neutrino.errors import NeutrinoError
+from neutrino.lab import node as lab_node
+from neutrino.lab import services
+from neutrino.lab.api import LabApi
+from neutrino.lab.layout import LABS_DIR, Lab, node_names, tunnel_ip
+from neutrino.linux import netns, ovs_daemons
+
+AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent"}
+
+
+def read_info(lab: Lab) -> dict:
+    try:
+        with open(lab.status_file) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_info(lab: Lab, info: dict) -> None:
+    tmp = lab.status_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+    os.replace(tmp, lab.status_file)
+
+
+def endpoint(lab: Lab) -> str:
+    info = read_info(lab)
+    if not info.get("port"):
+        raise NeutrinoError(f"lab {lab.name} is not up (no {lab.status_file})")
+    return f"http://127.0.0.1:{info['port']}"
+
+
+def _register(lab: Lab) -> None:
+    """Make ``--name`` find a lab whose state directory is elsewhere."""
+    link = lab.registry_link
+    if os.path.realpath(link) == lab.state_dir:
+        return
+    if os.path.lexists(link):
+        raise NeutrinoError(f"lab {lab.name} already exists at {os.path.realpath(link)}")
+    os.makedirs(LABS_DIR, exist_ok=True)
+    os.symlink(lab.state_dir, link)
+
+
+def _check_state_dir(lab: Lab) -> None:
+    real = os.path.realpath(lab.state_dir)
+    if real == "/run" or real.startswith("/run/"):
+        raise NeutrinoError("the lab state directory cannot be under /run (nodes get a private /run)")
+
+
+def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
+       timeout: float = 30, say=print) -> dict:
+    """Bring ``lab`` up (or complete it); return its info dict (nodes, port, endpoint)."""
+    t0 = time.monotonic()
+    out_lock = threading.Lock()
+
+    def step(text: str) -> None:
+        with out_lock:
+            say(f"[{time.monotonic() - t0:5.2f}s] {text}")
+
+    agents = agents and server
+    _check_state_dir(lab)
+    info = read_info(lab)
+    nodes = node_names(computes)
+    nodes += [n for n in info.get("nodes", []) if n not in nodes]
+    os.makedirs(lab.path("log"), exist_ok=True)
+    _register(lab)
+    step(f"lab {lab.name}: state in {lab.state_dir}, nodes {', '.join(nodes)}")
+    netns.make_private_mount(lab.path("ns"))
+    lab_node.ensure_underlay(lab)
+    port = info.get("port") or services.pick_port(lab)
+    info = {"name": lab.name, "state_dir": lab.state_dir, "nodes": nodes, "port": port,
+            "endpoint": f"http://127.0.0.1:{port}", "server": server, "agents": agents}
+    write_info(lab, info)
+    pids = services.read_pids(lab)
+
+    if not services.alive(pids, "redis"):
+        pids["redis"] = services.start_redis(lab)
+        step(f"redis on {lab.redis_sock}")
+    if server and not services.alive(pids, "server"):
+        pids["server"] = services.start_server(lab, port)
+        step(f"server starting on 127.0.0.1:{port}")
+    services.write_pids(lab, pids)
+
+    def bring_up(node: str) -> dict:
+        ovs = lab_node.ensure_node(lab, node)
+        started = {}
+        if agents:
+            for kind in services.agent_kinds(node):
+                key = f"agent-{kind}@{node}"
+                if not services.alive(pids, key):
+                    started[key] = services.start_agent(lab, node, kind)
+        step(f"node {node}: netns {lab.netns(node)}, OVS pids {ovs['ovsdb-server']}/"
+             f"{ovs['ovs-vswitchd']}, tunnel {tunnel_ip(node)}"
+             + (f", agents {', '.join(k.split('@')[0][6:] for k in started)} started"
+                if started else ""))
+        return started
+
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        for started in pool.map(bring_up, nodes):
+            pids.update(started)
+    services.write_pids(lab, pids)
+
+    write_clouds_yaml(lab, info["endpoint"])
+    if server:
+        api = LabApi(info["endpoint"])
+        try:
+            services.wait_for(lambda: api.answers() or _died(pids, "server", lab), timeout,
+                              f"the server at {info['endpoint']}")
+            step(f"server answers at {info['endpoint']}")
+            if agents:
+                want = expected_agents(nodes)
+                services.wait_for(lambda: not missing_agents(api, want), timeout,
+                                  "agents: " + ", ".join(sorted(f"{t} on {h}" for h, t in want)))
+                step(f"{len(want)} agents alive")
+        finally:
+            api.close()
+    step(f"lab {lab.name} is up: endpoint {info['endpoint']}")
+    step(f"clouds.yaml: export OS_CLIENT_CONFIG_FILE={lab.clouds_yaml} OS_CLOUD=neutrino")
+    return info
+
+
+def _died(pids: dict, key: str, lab: Lab) -> bool:
+    if services.alive(pids, key):
+        return False
+    raise NeutrinoError(f"the {key} process died, see {lab.path('log', key + '.log')}")
+
+
+def expected_agents(nodes: list[str]) -> set[tuple[str, str]]:
+    return {(node, AGENT_TYPES[kind]) for node in nodes for kind in services.agent_kinds(node)}
+
+
+def missing_agents(api: LabApi, want: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    try:
+        seen = {(a.get("host"), a.get("agent_type")) for a in api.agents() if a.get("alive")}
+    except NeutrinoError:
+        return want
+    return want - seen
+
+
+def write_clouds_yaml(lab: Lab, url: str) -> None:
+    with open(lab.clouds_yaml, "w") as f:
+        f.write("clouds:\n"
+                "  neutrino:\n"
+                "    auth_type: none\n"
+                f"    network_endpoint_override: {url}/\n")
+
+
+def status(lab: Lab) -> dict:
+    """Nodes, daemons (alive or dead) and agents as the API reports them."""
+    info = read_info(lab)
+    if not info:
+        raise NeutrinoError(f"lab {lab.name} is not up (no {lab.status_file})")
+    pids = services.read_pids(lab)
+    daemons = []
+    for key in sorted(pids):
+        daemons.append({"name": key, "pid": pids[key], "alive": bool(services.alive(pids, key))})
+    nodes = []
+    for node in info["nodes"]:
+        ovs = ovs_daemons.ovs_pids(lab.ovs_rundir(node))
+        nodes.append({"name": node, "netns": lab.netns(node), "tunnel_ip": tunnel_ip(node),
+                      "up": lab_node.node_alive(lab, node),
+                      "ovsdb-server": ovs["ovsdb-server"], "ovs-vswitchd": ovs["ovs-vswitchd"]})
+    agents = None
+    if info.get("server"):
+        api = LabApi(info["endpoint"], timeout=3)
+        try:
+            agents = [{"host": a.get("host"), "agent_type": a.get("agent_type"),
+                       "alive": a.get("alive"), "heartbeat": a.get("heartbeat_timestamp")}
+                      for a in api.agents()]
+        except NeutrinoError as exc:
+            agents = str(exc)
+        finally:
+            api.close()
+    return {"name": lab.name, "state_dir": lab.state_dir, "endpoint": info["endpoint"],
+            "nodes": nodes, "daemons": daemons, "agents": agents}

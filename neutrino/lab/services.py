@@ -1,0 +1,133 @@
+"""The lab's processes besides OVS: redis (the transport), the server, the agents."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+
+from neutrino.errors import NeutrinoError
+from neutrino.lab import node as lab_node
+from neutrino.lab.layout import (DEFAULT_PORT, EXTERNAL_BRIDGE, EXTERNAL_PHYSNET, Lab,
+                                 tunnel_ip)
+from neutrino.linux import proc
+
+
+def neutrino_bin() -> str:
+    """The console script next to the running interpreter (works from a clean clone)."""
+    path = os.path.join(os.path.dirname(sys.executable), "neutrino")
+    if not os.path.exists(path):
+        raise NeutrinoError(f"{path} missing: run `make setup` (pip install -e .)")
+    return path
+
+
+def wait_for(check, timeout: float, what: str):
+    """Call ``check`` with a growing back-off until it returns a true value."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise NeutrinoError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+
+
+# -- pids recorded in the state directory ------------------------------------------
+
+def read_pids(lab: Lab) -> dict:
+    try:
+        with open(lab.path("pids.json")) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_pids(lab: Lab, pids: dict) -> None:
+    tmp = lab.path("pids.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(pids, f, indent=1, sort_keys=True)
+    os.replace(tmp, lab.path("pids.json"))
+
+
+def alive(pids: dict, key: str) -> int | None:
+    pid = pids.get(key)
+    return pid if pid and proc.pid_alive(pid) else None
+
+
+def _env(lab: Lab) -> dict:
+    key, _, value = lab.env_tag.partition("=")
+    return {key: value, "PYTHONUNBUFFERED": "1"}
+
+
+# -- redis ----------------------------------------------------------------------------
+
+def start_redis(lab: Lab) -> int:
+    sock = lab.redis_sock
+    if os.path.exists(sock):
+        os.unlink(sock)
+    pid = proc.spawn(["redis-server", "--port", "0", "--unixsocket", sock,
+                      "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                      "--dir", lab.state_dir, "--daemonize", "no"],
+                     log_path=lab.path("log", "redis.log"), env=_env(lab))
+    wait_for(lambda: os.path.exists(sock) or not proc.pid_alive(pid), 10, "redis")
+    if not proc.pid_alive(pid):
+        raise NeutrinoError(f"redis-server died, see {lab.path('log', 'redis.log')}")
+    return pid
+
+
+# -- server ---------------------------------------------------------------------------
+
+def pick_port(lab: Lab) -> int:
+    """9696 for the default lab, a free port for a named one."""
+    if lab.is_default:
+        if _port_busy(DEFAULT_PORT):
+            raise NeutrinoError(f"127.0.0.1:{DEFAULT_PORT} is in use by another program")
+        return DEFAULT_PORT
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def start_server(lab: Lab, port: int) -> int:
+    os.makedirs(lab.path("server"), exist_ok=True)
+    return proc.spawn([neutrino_bin(), "server", "--bind", f"127.0.0.1:{port}",
+                       "--db", lab.db_url, "--transport-url", lab.transport_url,
+                       "--state-dir", lab.path("server")],
+                      log_path=lab.path("log", "server.log"), env=_env(lab))
+
+
+# -- agents ---------------------------------------------------------------------------
+
+def agent_kinds(node: str) -> list[str]:
+    return ["ovs", "dhcp"] if node == "controller" else ["ovs"]
+
+
+def agent_argv(lab: Lab, node: str, kind: str) -> list[str]:
+    state = lab.node_dir(node, "agent", kind)
+    cmd = [neutrino_bin(), "agent", kind, "--host", node,
+           "--transport-url", lab.transport_url, "--state-dir", state]
+    if kind == "ovs":
+        cmd += ["--local-ip", tunnel_ip(node)]
+        if node == "controller":
+            cmd += ["--bridge-mappings", f"{EXTERNAL_PHYSNET}:{EXTERNAL_BRIDGE}"]
+    return lab_node.enter_argv(lab, node, cmd)
+
+
+def start_agent(lab: Lab, node: str, kind: str) -> int:
+    os.makedirs(lab.node_dir(node, "agent", kind), exist_ok=True)
+    return proc.spawn(agent_argv(lab, node, kind),
+                      log_path=lab.node_dir(node, "log", f"agent-{kind}.log"), env=_env(lab))

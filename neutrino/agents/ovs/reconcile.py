@@ -1,0 +1,190 @@
+"""One pass of the agent: compute the desired state, diff, apply, report.
+
+The pass is the same for a port that appeared, a notification, a periodic
+check and a full resync; only what is forgotten beforehand differs. It never
+tears down what already matches, so a restarted agent changes nothing on a
+node that is right.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+
+from neutrino.agents.ovs import br_int, desired
+from neutrino.agents.ovs.differ import flow_changes, ovsdb_edits
+from neutrino.agents.ovs.state import AgentConfig
+from neutrino.agents.ovs.vlans import LocalVlans
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    edits: int = 0
+    flows_added: int = 0
+    flows_deleted: int = 0
+    devices_up: list = field(default_factory=list)
+    devices_down: list = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.edits or self.flows_added or self.flows_deleted)
+
+
+class Reconciler:
+    def __init__(self, config: AgentConfig, driver, server):
+        self.config = config
+        self.driver = driver
+        self.server = server
+        self.vlans = LocalVlans()
+        self.devices: dict[str, dict] = {}   # port id -> details from the server
+        self.remotes: set[str] = set()
+        self.tunnels_synced = False
+        self.cookie: int | None = None
+        self.reported_up: set[str] = set()
+        self.reported_down: set[str] = set()
+        self.device_count = 0
+        self._started = False
+
+    # -- inputs from events
+    def forget_port(self, port_id: str) -> None:
+        self.devices.pop(port_id, None)
+
+    def forget_network(self, network_id: str) -> None:
+        for port_id, details in list(self.devices.items()):
+            if details.get("network_id") == network_id:
+                del self.devices[port_id]
+
+    def add_tunnel(self, ip: str) -> None:
+        if ip and ip != self.config.local_ip:
+            self.remotes.add(ip)
+
+    def forget_all(self) -> None:
+        """Full resync: ask the server again for everything."""
+        self.devices.clear()
+        self.tunnels_synced = False
+        self.reported_up.clear()
+        self.reported_down.clear()
+
+    def forget_unwired(self) -> None:
+        """Ports the server did not know or could not bind are asked again."""
+        for port_id, details in list(self.devices.items()):
+            if not desired._wireable(self.config, details):
+                del self.devices[port_id]
+
+    # -- the pass
+    def _start(self, snap) -> None:
+        self.vlans.restore(desired.device_ports(self.config, snap))
+        self.cookie = self._previous_cookie(snap) or random.getrandbits(63) | 1
+        self._started = True
+
+    def _previous_cookie(self, snap) -> int | None:
+        """Keep the cookie of the flows already there (the canary's), if any."""
+        if self.config.integration_bridge not in snap.bridges:
+            return None
+        try:
+            canary = self.driver.dump_flows(self.config.integration_bridge,
+                                            br_int.CANARY_TABLE)
+        except Exception:
+            return None
+        return canary[0].cookie if canary else None
+
+    def canary_missing(self) -> bool:
+        try:
+            return not self.driver.dump_flows(self.config.integration_bridge,
+                                              br_int.CANARY_TABLE)
+        except Exception:
+            return True
+
+    def _sync_tunnels(self) -> None:
+        if self.tunnels_synced:
+            return
+        try:
+            reply = self.server.tunnel_sync(self.config.local_ip) or {}
+        except Exception as exc:
+            LOG.warning("tunnel_sync failed: %s", exc)
+            return
+        for tunnel in reply.get("tunnels", []):
+            self.add_tunnel(tunnel.get("ip_address"))
+        self.tunnels_synced = True
+
+    def _fetch_details(self, snap) -> None:
+        plugged = {p.iface_id for p in desired.device_ports(self.config, snap)}
+        for port_id in list(self.devices):
+            if port_id not in plugged:
+                del self.devices[port_id]
+        missing = sorted(plugged - set(self.devices))
+        if not missing:
+            return
+        try:
+            answer = self.server.get_devices_details_list(missing) or []
+        except Exception as exc:
+            LOG.warning("get_devices_details_list failed: %s", exc)
+            return
+        for details in answer:
+            self.devices[details["device"]] = details
+
+    def run(self) -> PassResult:
+        result = PassResult()
+        snap = self.driver.snapshot()
+        if not self._started:
+            self._start(snap)
+        self._sync_tunnels()
+        self._fetch_details(snap)
+        want = desired.compute(self.config, snap, self.devices, self.vlans,
+                               self.remotes, self.cookie)
+        edits = ovsdb_edits(want, snap)
+        if edits:
+            self.driver.apply_ovsdb(edits)
+            result.edits = len(edits)
+            snap = self.driver.snapshot()
+            want = desired.compute(self.config, snap, self.devices, self.vlans,
+                                   self.remotes, self.cookie)
+        self.vlans.keep_only(desired.networks_in_use(want))
+        for bridge, flows in want.flows.items():
+            if bridge not in snap.bridges:
+                continue
+            changes = flow_changes(flows, self.driver.dump_flows(bridge))
+            if changes:
+                self.driver.apply_flows(bridge, changes)
+                result.flows_added += len(changes.add)
+                result.flows_deleted += len(changes.delete)
+        self.device_count = len(want.bindings)
+        self._report(want, snap, result)
+        return result
+
+    def _report(self, want, snap, result: PassResult) -> None:
+        up_now = {b.port_id for b in want.bindings.values()
+                  if b.up and snap.ports.get(b.name) is not None
+                  and snap.ports[b.name].tag == b.tag}
+        result.devices_up = sorted(up_now - self.reported_up)
+        result.devices_down = sorted(self.reported_up - up_now)
+        if not (result.devices_up or result.devices_down):
+            return
+        try:
+            self.server.update_device_list(result.devices_up, result.devices_down)
+        except Exception as exc:
+            LOG.warning("update_device_list failed: %s", exc)
+            return
+        self.reported_up = (self.reported_up | set(result.devices_up)) - set(result.devices_down)
+        self.reported_down = (self.reported_down | set(result.devices_down)) - set(
+            result.devices_up)
+
+    def report_unplugged(self) -> None:
+        """After a resync: ports bound here but not plugged are DOWN."""
+        try:
+            bound = set(self.server.get_ports_on_host() or [])
+        except Exception as exc:
+            LOG.warning("get_ports_on_host failed: %s", exc)
+            return
+        plugged = {p.iface_id for p in desired.device_ports(self.config,
+                                                            self.driver.snapshot())}
+        down = sorted(bound - plugged - self.reported_down)
+        if down:
+            try:
+                self.server.update_device_list([], down)
+            except Exception as exc:
+                LOG.warning("update_device_list failed: %s", exc)
+                return
+            self.reported_down |= set(down)

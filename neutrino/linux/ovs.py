@@ -1,0 +1,302 @@
+"""The node's OVSDB through ovsdbapp: a snapshot of rows, edits, and a monitor.
+
+One ``Ovsdb`` holds one IDL connection. The IDL keeps a live in-memory copy of
+the tables we register (only the columns we use, so interface statistics never
+wake us up); ``snapshot()`` turns it into plain data, ``apply(edits)`` commits
+a list of edits in one transaction (waiting until ovs-vswitchd has applied it,
+so new interfaces have their ofport), and ``on_change`` is called from the IDL
+thread whenever a watched row changes: the agent's event source, no polling.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ovsdbapp.backend.ovs_idl import command as ovs_command
+from ovsdbapp.backend.ovs_idl import connection as ovs_connection
+from ovsdbapp.backend.ovs_idl import idlutils
+from ovsdbapp.schema.open_vswitch import impl_idl
+
+from neutrino.errors import NeutrinoError
+
+LOG = logging.getLogger(__name__)
+
+COLUMNS = {
+    "Open_vSwitch": ["bridges", "manager_options", "cur_cfg", "next_cfg"],
+    "Bridge": ["name", "ports", "datapath_type", "fail_mode", "protocols",
+               "other_config", "external_ids"],
+    "Port": ["name", "interfaces", "tag", "other_config", "vlan_mode", "trunks"],
+    "Interface": ["name", "type", "options", "external_ids", "ofport"],
+    "Manager": ["target"],
+}
+
+
+# ---- read side ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PortRow:
+    """A Port with its (single) Interface, as the agent needs it."""
+    name: str
+    bridge: str
+    type: str = ""
+    options: dict = field(default_factory=dict)
+    external_ids: dict = field(default_factory=dict)
+    tag: int | None = None
+    other_config: dict = field(default_factory=dict)
+    ofport: int = -1
+    vlan_mode: str | None = None
+    trunks: tuple = ()
+
+    @property
+    def iface_id(self) -> str | None:
+        return self.external_ids.get("iface-id")
+
+
+@dataclass(frozen=True)
+class BridgeRow:
+    name: str
+    datapath_type: str = ""
+    fail_mode: str | None = None
+    protocols: tuple = ()
+    other_config: dict = field(default_factory=dict)
+    ports: tuple = ()
+
+
+@dataclass
+class Snapshot:
+    """What OVSDB holds: bridges, ports by name, manager targets."""
+    bridges: dict[str, BridgeRow] = field(default_factory=dict)
+    ports: dict[str, PortRow] = field(default_factory=dict)
+    managers: list[str] = field(default_factory=list)
+
+    def ports_on(self, bridge: str) -> list[PortRow]:
+        return [p for p in self.ports.values() if p.bridge == bridge]
+
+    def ofport(self, name: str) -> int:
+        row = self.ports.get(name)
+        return row.ofport if row else -1
+
+
+# ---- write side --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddManager:
+    target: str
+
+
+@dataclass(frozen=True)
+class AddBridge:
+    name: str
+    datapath_type: str
+    fail_mode: str
+    protocols: tuple
+    other_config: dict
+
+
+@dataclass(frozen=True)
+class SetBridge:
+    name: str
+    columns: dict
+
+
+@dataclass(frozen=True)
+class AddPort:
+    bridge: str
+    name: str
+    type: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetInterface:
+    name: str
+    type: str
+    options: dict
+
+
+@dataclass(frozen=True)
+class SetPort:
+    """Tag (None = untagged) and other_config; vlan_mode and trunks cleared."""
+    name: str
+    tag: int | None
+    other_config: dict
+
+
+@dataclass(frozen=True)
+class DelPort:
+    bridge: str
+    name: str
+
+
+Edit = AddManager | AddBridge | SetBridge | AddPort | SetInterface | SetPort | DelPort
+
+
+def _one(value):
+    """Optional scalar columns read as [] or [x]."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _opt(value) -> list:
+    return [] if value is None else [value]
+
+
+class _ApplyEdits(ovs_command.BaseCommand):
+    """All edits of one plan as a single ovsdbapp command (one transaction)."""
+
+    def __init__(self, api, edits: list):
+        super().__init__(api)
+        self.edits = edits
+
+    def _row(self, table: str, name: str):
+        for row in self.api.tables[table].rows.values():
+            if row.name == name:
+                return row
+        raise NeutrinoError(f"OVSDB has no {table} {name!r}")
+
+    def _new_port(self, txn, bridge_row, name: str, type_: str, options: dict):
+        iface = txn.insert(self.api.tables["Interface"])
+        iface.name = name
+        if type_:
+            iface.type = type_
+        if options:
+            iface.options = options
+        port = txn.insert(self.api.tables["Port"])
+        port.name = name
+        port.interfaces = [iface]
+        bridge_row.addvalue("ports", port)
+        txn.expected_ifaces.add(iface.uuid)
+        return port
+
+    def run_idl(self, txn):
+        root = self.api._ovs
+        for edit in self.edits:
+            if isinstance(edit, AddManager):
+                mgr = txn.insert(self.api.tables["Manager"])
+                mgr.target = edit.target
+                root.addvalue("manager_options", mgr)
+            elif isinstance(edit, AddBridge):
+                br = txn.insert(self.api.tables["Bridge"])
+                br.name = edit.name
+                br.datapath_type = edit.datapath_type
+                br.fail_mode = [edit.fail_mode]
+                br.protocols = list(edit.protocols)
+                br.other_config = dict(edit.other_config)
+                root.addvalue("bridges", br)
+                self._new_port(txn, br, edit.name, "internal", {})
+            elif isinstance(edit, SetBridge):
+                br = self._row("Bridge", edit.name)
+                for column, value in edit.columns.items():
+                    setattr(br, column, value)
+            elif isinstance(edit, AddPort):
+                self._new_port(txn, self._row("Bridge", edit.bridge), edit.name,
+                               edit.type, edit.options)
+            elif isinstance(edit, SetInterface):
+                iface = self._row("Interface", edit.name)
+                iface.type = edit.type
+                iface.options = dict(edit.options)
+            elif isinstance(edit, SetPort):
+                port = self._row("Port", edit.name)
+                port.tag = _opt(edit.tag)
+                port.other_config = dict(edit.other_config)
+                if _one(getattr(port, "vlan_mode", [])) is not None:
+                    port.vlan_mode = []
+                if getattr(port, "trunks", []):
+                    port.trunks = []
+            elif isinstance(edit, DelPort):
+                port = self._row("Port", edit.name)
+                br = self._row("Bridge", edit.bridge)
+                br.delvalue("ports", port)
+                port.delete()
+            else:
+                raise NeutrinoError(f"unknown OVSDB edit {edit!r}")
+
+
+class Ovsdb:
+    """One monitored connection to the node's ovsdb-server."""
+
+    def __init__(self, remote: str, timeout: float = 10,
+                 on_change: Callable[[str, str, str], None] | None = None):
+        self.remote = remote
+        self.timeout = timeout
+        self.on_change = on_change
+        self._conn = None
+        self._api = None
+
+    def start(self) -> None:
+        try:
+            helper = idlutils.get_schema_helper(self.remote, "Open_vSwitch")
+        except Exception as exc:
+            raise NeutrinoError(f"cannot reach OVSDB at {self.remote}: {exc}") from None
+        for table, columns in COLUMNS.items():
+            helper.register_columns(table, columns)
+        idl = _WatchingIdl(self.remote, helper)
+        idl.owner = self
+        self._conn = ovs_connection.Connection(idl, timeout=self.timeout)
+        # ovsdbapp keeps the connection on the class: one subclass per node.
+        api_class = type("NodeOvsdb", (impl_idl.OvsdbIdl,), {})
+        self._api = api_class(self._conn)
+
+    def stop(self) -> None:
+        if self._conn is not None:
+            self._conn.stop(timeout=5)
+            self._conn = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._conn.lock
+
+    def snapshot(self) -> Snapshot:
+        with self._conn.lock:
+            return _read(self._api.tables)
+
+    def apply(self, edits: list) -> None:
+        if not edits:
+            return
+        with self._api.transaction(check_error=True) as txn:
+            txn.add(_ApplyEdits(self._api, list(edits)))
+
+    def _notify(self, table: str, event: str, name: str) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(table, event, name)
+            except Exception:
+                LOG.exception("OVSDB change callback failed")
+
+
+class _WatchingIdl(ovs_connection.OvsdbIdl):
+    owner: Ovsdb | None = None
+
+    def notify(self, event, row, updates=None):
+        if self.owner is not None:
+            table = row._table.name
+            self.owner._notify(table, event, getattr(row, "name", "") if table != "Open_vSwitch" else "")
+
+
+def _read(tables) -> Snapshot:
+    snap = Snapshot()
+    ifaces_by_port = {}
+    for port in tables["Port"].rows.values():
+        ifaces_by_port[port.uuid] = port.interfaces[0] if port.interfaces else None
+    for br in tables["Bridge"].rows.values():
+        names = []
+        for port in br.ports:
+            names.append(port.name)
+            iface = ifaces_by_port.get(port.uuid)
+            snap.ports[port.name] = PortRow(
+                name=port.name, bridge=br.name,
+                type=iface.type if iface else "",
+                options=dict(iface.options) if iface else {},
+                external_ids=dict(iface.external_ids) if iface else {},
+                tag=_one(port.tag), other_config=dict(port.other_config),
+                ofport=(_one(iface.ofport) or -1) if iface else -1,
+                vlan_mode=_one(port.vlan_mode), trunks=tuple(port.trunks))
+        snap.bridges[br.name] = BridgeRow(
+            name=br.name, datapath_type=br.datapath_type,
+            fail_mode=_one(br.fail_mode), protocols=tuple(br.protocols),
+            other_config=dict(br.other_config), ports=tuple(sorted(names)))
+    snap.managers = sorted(m.target for m in tables["Manager"].rows.values())
+    return snap

@@ -1,0 +1,100 @@
+"""Fakes for the OVS agent tests: a server that answers the agent's calls."""
+import threading
+import uuid
+
+import pytest
+
+from neutrino.agents.ovs.state import AgentConfig
+
+
+class FakeServer:
+    """Answers the q-plugin calls the way docs/design.md specifies."""
+
+    def __init__(self, endpoints=()):
+        self.networks = {}
+        self.ports = {}
+        self.endpoints = list(endpoints)
+        self.calls = []
+        self.up = set()
+        self.down = set()
+        self.reports = []
+        self.fail = False
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+
+    def network(self, network_type="vxlan", segmentation_id=1707, physical_network=None):
+        net_id = str(uuid.uuid4())
+        self.networks[net_id] = {"network_type": network_type,
+                                 "segmentation_id": segmentation_id,
+                                 "physical_network": physical_network}
+        return net_id
+
+    def port(self, network_id, ip="10.0.0.5", mac=None, **extra):
+        port_id = str(uuid.uuid4())
+        mac = mac or "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.uuid4().bytes[:3])
+        self.ports[port_id] = dict({
+            "device": port_id, "port_id": port_id, "network_id": network_id,
+            "mac_address": mac, "admin_state_up": True, "mtu": 1450,
+            "fixed_ips": [{"subnet_id": "s", "ip_address": ip}],
+            "device_owner": "compute:nova", "device_id": "vm",
+            "port_security_enabled": True, "security_groups": [],
+            "allowed_address_pairs": [], "revision_number": 1,
+            "binding_vif_type": "ovs"}, **self.networks[network_id], **extra)
+        return port_id
+
+    def _record(self, name, **args):
+        if self.fail:
+            raise ConnectionError("server down")
+        with self.lock:
+            self.calls.append((name, args))
+
+    def get_devices_details_list(self, devices):
+        self._record("get_devices_details_list", devices=list(devices))
+        return [dict(self.ports[d]) if d in self.ports else
+                {"device": d, "no_such_port": True} for d in devices]
+
+    def update_device_list(self, devices_up, devices_down):
+        self._record("update_device_list", devices_up=list(devices_up),
+                     devices_down=list(devices_down))
+        with self.lock:
+            self.up |= set(devices_up)
+            self.up -= set(devices_down)
+            self.down |= set(devices_down)
+            self.down -= set(devices_up)
+            self.changed.notify_all()
+        return {"devices_up": devices_up, "devices_down": devices_down,
+                "failed_devices_up": [], "failed_devices_down": []}
+
+    def tunnel_sync(self, tunnel_ip):
+        self._record("tunnel_sync", tunnel_ip=tunnel_ip)
+        if tunnel_ip not in self.endpoints:
+            self.endpoints.append(tunnel_ip)
+        return {"tunnels": [{"ip_address": ip, "host": f"h{i}"}
+                            for i, ip in enumerate(self.endpoints)]}
+
+    def get_ports_on_host(self):
+        self._record("get_ports_on_host")
+        return list(self.ports)
+
+    def report_state(self, agent_state):
+        self._record("report_state", agent_state=agent_state)
+        self.reports.append(agent_state)
+        return "alive"
+
+    def wait_up(self, port_id, timeout=10):
+        with self.lock:
+            return self.changed.wait_for(lambda: port_id in self.up, timeout)
+
+    def calls_of(self, name):
+        return [args for call, args in self.calls if call == name]
+
+
+@pytest.fixture
+def server():
+    return FakeServer(endpoints=["10.168.7.11", "10.168.7.12"])
+
+
+@pytest.fixture
+def config():
+    return AgentConfig(host="compute01", local_ip="10.168.7.11",
+                       bridge_mappings={"extnet": "br-ex"})

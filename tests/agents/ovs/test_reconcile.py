@@ -1,0 +1,236 @@
+"""A reconcile pass against the recording driver (an in-memory switch)."""
+from neutrino.agents.ovs import br_int, br_tun
+from neutrino.agents.ovs.driver import RecordingDriver
+from neutrino.agents.ovs.reconcile import Reconciler
+from neutrino.linux import ovs
+from neutrino.linux.openflow import Flow
+
+
+def started(config, server):
+    """A node where the agent ran once (bridges exist, nothing plugged)."""
+    driver = RecordingDriver()
+    rec = Reconciler(config, driver, server)
+    rec.run()
+    return driver, rec
+
+
+def flows_of(driver, bridge, table=None):
+    return driver.dump_flows(bridge, table)
+
+
+def matches(driver, bridge, table):
+    return sorted((f.priority, f.match, f.actions) for f in flows_of(driver, bridge, table))
+
+
+def test_fresh_node_gets_bridges_patches_tunnels_and_converges(config, server):
+    driver = RecordingDriver()
+    rec = Reconciler(config, driver, server)
+    first = rec.run()
+    assert first.changed
+    snap = driver.snapshot()
+    assert set(snap.bridges) == {"br-int", "br-tun", "br-ex"}
+    assert all(b.fail_mode == "secure" and b.datapath_type == "netdev"
+               for b in snap.bridges.values())
+    assert snap.managers == ["ptcp:6640:127.0.0.1"]
+    assert snap.ports["patch-tun"].options == {"peer": "patch-int"}
+    assert snap.ports["patch-int"].bridge == "br-tun"
+    assert snap.ports["int-br-ex"].options == {"peer": "phy-br-ex"}
+    assert snap.ports["phy-br-ex"].bridge == "br-ex"
+    tunnel = snap.ports["vxlan-0aa8070c"]
+    assert tunnel.type == "vxlan"
+    assert tunnel.options == {"df_default": "true", "egress_pkt_mark": "0", "in_key": "flow",
+                              "out_key": "flow", "local_ip": "10.168.7.11",
+                              "remote_ip": "10.168.7.12"}
+    assert "vxlan-0aa8070b" not in snap.ports      # no tunnel to itself
+    assert len(flows_of(driver, "br-int", br_int.CANARY_TABLE)) == 1
+    assert len({f.cookie for b in ("br-int", "br-tun", "br-ex")
+                for f in flows_of(driver, b)}) == 1
+    calls = len(driver.calls)
+    again = rec.run()
+    assert not again.changed and len(driver.calls) == calls
+
+
+def test_plugged_port_is_tagged_flowed_and_reported_up(config, server):
+    driver, rec = started(config, server)
+    net = server.network(segmentation_id=1707)
+    port = server.port(net, ip="10.0.0.5", mac="fa:16:3e:00:00:05")
+    driver.plug("qvo" + port[:11], port, "fa:16:3e:00:00:05")
+    result = rec.run()
+    row = driver.snapshot().ports["qvo" + port[:11]]
+    assert row.tag == 1
+    assert row.other_config == {"net_uuid": net, "network_type": "vxlan",
+                                "physical_network": "None", "segmentation_id": "1707",
+                                "tag": "1"}
+    assert result.devices_up == [port]
+    assert server.up == {port}
+    p = row.ofport
+    assert (10, f"arp,in_port={p}", "goto_table:24") in matches(driver, "br-int", 0)
+    assert (2, f"arp,in_port={p},arp_spa=10.0.0.5", "goto_table:25") in \
+        matches(driver, "br-int", 24)
+    assert (2, f"in_port={p},dl_src=fa:16:3e:00:00:05", "goto_table:30") in \
+        matches(driver, "br-int", 25)
+    tun_port = driver.snapshot().ports["vxlan-0aa8070c"].ofport
+    assert (1, "tun_id=0x6ab", "push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:10") \
+        in matches(driver, "br-tun", 4)
+    assert (1, "dl_vlan=1", f"pop_vlan,set_field:0x6ab->tun_id,output:{tun_port}") \
+        in matches(driver, "br-tun", 22)
+    assert not rec.run().changed
+    assert len(server.calls_of("update_device_list")) == 1
+
+
+def test_network_owned_port_has_no_spoofing_flows(config, server):
+    driver, rec = started(config, server)
+    net = server.network()
+    port = server.port(net, device_owner="network:dhcp")
+    driver.plug("tap" + port[:11], port, "fa:16:3e:00:00:09")
+    rec.run()
+    assert matches(driver, "br-int", 25) == []
+    assert driver.snapshot().ports["tap" + port[:11]].tag == 1
+
+
+def test_unknown_and_failed_ports_sit_on_dead_vlan(config, server):
+    driver, rec = started(config, server)
+    net = server.network()
+    failed = server.port(net, binding_vif_type="binding_failed")
+    driver.plug("qvounknown-00", "no-such-port-id", "fa:16:3e:00:00:01")
+    driver.plug("qvo" + failed[:11], failed, "fa:16:3e:00:00:02")
+    result = rec.run()
+    snap = driver.snapshot()
+    for name in ("qvounknown-00", "qvo" + failed[:11]):
+        assert snap.ports[name].tag == 4095
+        assert (2, f"in_port={snap.ports[name].ofport}", "drop") in matches(driver, "br-int", 0)
+    assert result.devices_up == []
+    assert rec.vlans.by_network == {}
+
+
+def test_restart_changes_nothing_and_keeps_the_cookie(config, server):
+    driver, rec = started(config, server)
+    nets = [server.network(segmentation_id=100 + i) for i in range(3)]
+    for i, net in enumerate(nets):
+        port = server.port(net, ip=f"10.0.{i}.5")
+        driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    tags = {n: p.tag for n, p in driver.snapshot().ports.items()}
+    calls = len(driver.calls)
+    restarted = Reconciler(config, driver, server)
+    result = restarted.run()
+    assert not result.changed and len(driver.calls) == calls
+    assert restarted.cookie == rec.cookie
+    assert restarted.vlans.by_network == rec.vlans.by_network
+    assert {n: p.tag for n, p in driver.snapshot().ports.items()} == tags
+    assert len(result.devices_up) == 3          # a restarted agent reports its ports again
+
+
+def test_drift_is_repaired_and_learned_flows_survive(config, server):
+    driver, rec = started(config, server)
+    table = driver.flows["br-tun"]
+    learned = Flow(20, 1, "vlan_tci=0x0001/0x0fff,dl_dst=fa:16:3e:00:00:07",
+                   "load:0->NXM_OF_VLAN_TCI[],load:0x6ab->NXM_NX_TUN_ID[],output:3",
+                   cookie=rec.cookie, hard_timeout=300)
+    foreign = Flow(0, 50, "in_port=9", "drop", cookie=0xdead)
+    table[learned.key] = learned
+    driver.flows["br-int"][foreign.key] = foreign
+    canary = flows_of(driver, "br-int", 23)[0]
+    del driver.flows["br-int"][canary.key]
+    assert rec.canary_missing()
+    driver.unplug("patch-int")
+    result = rec.run()
+    # deleted: the foreign flow and the in_port flow of patch-int's old ofport
+    assert result.flows_added >= 1 and result.flows_deleted == 2
+    assert learned.key in driver.flows["br-tun"]
+    assert foreign.key not in driver.flows["br-int"]
+    assert not rec.canary_missing()
+    assert "patch-int" in driver.snapshot().ports
+
+
+def test_vswitchd_restart_restores_every_flow(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    before = {b: dict(t) for b, t in driver.flows.items()}
+    driver.restart_vswitchd()
+    assert rec.canary_missing()
+    rec.forget_all()
+    rec.run()
+    assert driver.flows == before
+
+
+def test_unplug_reports_down_and_frees_the_vlan(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    name = "qvo" + port[:11]
+    driver.plug(name, port, server.ports[port]["mac_address"])
+    rec.run()
+    assert rec.vlans.by_network
+    driver.unplug(name)
+    result = rec.run()
+    assert result.devices_down == [port]
+    assert server.down == {port}
+    assert rec.vlans.by_network == {}
+    assert matches(driver, "br-tun", 4) == [(0, "", "drop")]
+    assert all(f"in_port={driver.snapshot().ports.get(name, None)}" not in f.match
+               for f in flows_of(driver, "br-int"))
+
+
+def test_flat_network_on_bridge_mapping(config, server):
+    driver, rec = started(config, server)
+    net = server.network("flat", None, "extnet")
+    port = server.port(net, device_owner="network:router_gateway")
+    driver.plug("qg-" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    snap = driver.snapshot()
+    int_port, phy_port = snap.ports["int-br-ex"].ofport, snap.ports["phy-br-ex"].ofport
+    assert snap.ports["qg-" + port[:11]].other_config["physical_network"] == "extnet"
+    assert (3, f"in_port={int_port},vlan_tci=0x0000/0x1fff",
+            "push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:58") in \
+        matches(driver, "br-int", 0)
+    assert matches(driver, "br-ex", 0) == sorted([
+        (0, "", "NORMAL"), (2, f"in_port={phy_port}", "drop"),
+        (4, f"in_port={phy_port},dl_vlan=1", "pop_vlan,NORMAL")])
+
+
+def test_unmapped_physnet_is_dead(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network("flat", None, "elsewhere"))
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    assert driver.snapshot().ports["qvo" + port[:11]].tag == 4095
+
+
+def test_server_down_leaves_bound_ports_alone(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    name = "qvo" + port[:11]
+    driver.plug(name, port, server.ports[port]["mac_address"])
+    rec.run()
+    tun_flows = matches(driver, "br-tun", 4)
+    server.fail = True
+    restarted = Reconciler(config, driver, server)
+    restarted.run()
+    assert driver.snapshot().ports[name].tag == 1
+    assert matches(driver, "br-tun", 4) == tun_flows
+
+
+def test_tunnel_update_adds_a_port_to_every_flood_flow(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    rec.add_tunnel("10.168.7.17")
+    rec.run()
+    snap = driver.snapshot()
+    assert snap.ports[br_tun.tunnel_port_name("10.168.7.17")].options["remote_ip"] == \
+        "10.168.7.17"
+    ofports = sorted(snap.ports[n].ofport for n in ("vxlan-0aa8070c", "vxlan-0aa80711"))
+    flood = matches(driver, "br-tun", 22)
+    assert (1, "dl_vlan=1",
+            "pop_vlan,set_field:0x6ab->tun_id," + ",".join(f"output:{p}" for p in ofports)) \
+        in flood
+
+
+def test_vanished_tunnel_endpoint_port_is_removed(config, server):
+    driver, rec = started(config, server)
+    driver._edit(ovs.AddPort("br-tun", "vxlan-0aa80763", "vxlan", {"remote_ip": "10.168.7.99"}))
+    rec.run()
+    assert "vxlan-0aa80763" not in driver.snapshot().ports

@@ -1,0 +1,14 @@
+"""All ORM models. Importing this package registers every table on ``Base.metadata``.
+
+A new area (routers, security groups, identity) adds its own module here and
+imports it below, plus an Alembic revision under ``neutrino/db/migrations``.
+"""
+from neutrino.db.models.agents import Agent, TunnelEndpoint
+from neutrino.db.models.base import Base, StandardAttrs, new_id, utcnow
+from neutrino.db.models.l2 import (FlatAllocation, IPAllocation, Network, Port,
+                                   PortSecurityGroupBinding, Subnet,
+                                   VxlanAllocation)
+
+__all__ = ["Agent", "Base", "FlatAllocation", "IPAllocation", "Network", "Port",
+           "PortSecurityGroupBinding", "StandardAttrs", "Subnet", "TunnelEndpoint",
+           "VxlanAllocation", "new_id", "utcnow"]

@@ -1,0 +1,367 @@
+"""Ports: MAC and fixed IP allocation, binding, status from the agents."""
+import ipaddress
+import random
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from neutrino.db.models import (IPAllocation, Network, Port, PortSecurityGroupBinding,
+                                Subnet, new_id)
+from neutrino.server import binding, ipam, policy, views
+from neutrino.server import exceptions as exc
+from neutrino.server.events import PRECOMMIT_CREATE, PRECOMMIT_DELETE, PRECOMMIT_UPDATE
+from neutrino.server.notify import DHCP_AGENT, PORT_DELETE, PORT_UPDATE
+
+ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                 "network:router_centralized_snat", "network:router_ha_interface")
+"""Owners that may hold a subnet's gateway address."""
+
+PORT_COLUMNS = {
+    "id": Port.id, "name": Port.name, "network_id": Port.network_id,
+    "project_id": Port.project_id, "tenant_id": Port.project_id,
+    "device_id": Port.device_id, "device_owner": Port.device_owner,
+    "mac_address": Port.mac_address, "status": Port.status,
+    "admin_state_up": Port.admin_state_up, "binding:host_id": Port.binding_host_id,
+}
+SIMPLE_UPDATES = {"name": "name", "description": "description",
+                  "admin_state_up": "admin_state_up", "device_id": "device_id",
+                  "device_owner": "device_owner", "mac_address": "mac_address",
+                  "port_security_enabled": "port_security_enabled",
+                  "allowed_address_pairs": "allowed_address_pairs",
+                  "extra_dhcp_opts": "extra_dhcp_opts",
+                  "binding:host_id": "binding_host_id", "binding:profile": "binding_profile",
+                  "binding:vnic_type": "binding_vnic_type"}
+
+
+def _port_query():
+    return select(Port).options(selectinload(Port.fixed_ips),
+                                selectinload(Port.security_group_bindings))
+
+
+class PortsMixin:
+    def _get_port(self, session, ctx, port_id: str) -> Port:
+        port = session.execute(_port_query().where(Port.id == port_id)).scalar()
+        if port is None:
+            raise exc.PortNotFound(port_id=port_id)
+        if not ctx.is_admin:
+            net = session.get(Network, port.network_id)
+            if not policy.port_visible(ctx, port, net):
+                raise exc.PortNotFound(port_id=port_id)
+        return port
+
+    def _port_view(self, port: Port) -> dict:
+        return views.port_dict(port)
+
+    # -- IPAM -----------------------------------------------------------------
+
+    def _used_addresses(self, session, subnet: Subnet) -> list[int]:
+        rows = session.scalars(select(IPAllocation.ip_address)
+                               .where(IPAllocation.subnet_id == subnet.id))
+        return sorted(int(ipaddress.ip_address(a)) for a in rows)
+
+    def _next_address(self, session, subnet: Subnet, taken_now: set[str]) -> str | None:
+        used = self._used_addresses(session, subnet)
+        if taken_now:
+            used = sorted(set(used) | {int(ipaddress.ip_address(a)) for a in taken_now})
+        return ipam.first_free(subnet.allocation_pools, used, subnet.gateway_ip)
+
+    def _address_taken(self, session, net_id: str, address: str, port_id: str | None) -> bool:
+        owner = session.execute(select(IPAllocation.port_id).where(
+            IPAllocation.network_id == net_id, IPAllocation.ip_address == address)).scalar()
+        return owner is not None and owner != port_id
+
+    def _allocate(self, session, net: Network, requested: list[dict] | None,
+                  device_owner: str, port: Port | None = None) -> list[tuple[str, str]]:
+        """(subnet_id, address) for each wanted fixed IP.
+
+        Without a request: the lowest free address of the first IPv4 subnet that
+        has one, and likewise for IPv6. A port's current address given again is
+        kept (port updates).
+        """
+        subnets = {s.id: s for s in net.subnets}
+        if requested is None:
+            result = []
+            for version in (4, 6):
+                group = [s for s in net.subnets if s.ip_version == version]
+                if not group:
+                    continue
+                for subnet in group:
+                    address = self._next_address(session, subnet, set())
+                    if address:
+                        result.append((subnet.id, address))
+                        break
+                else:
+                    raise exc.IpAddressGenerationFailure(net_id=net.id)
+            return result
+        held = {(a.subnet_id, a.ip_address) for a in port.fixed_ips} if port else set()
+        port_id = port.id if port else None
+        chosen: list[tuple[str, str]] = []
+        for entry in requested:
+            subnet_id, address = entry.get("subnet_id"), entry.get("ip_address")
+            if subnet_id is not None and subnet_id not in subnets:
+                raise exc.InvalidInput(
+                    error_message=f"Failed to create port on network {net.id}, because "
+                                  f"fixed_ips included invalid subnet {subnet_id}")
+            if address is None:
+                subnet = subnets[subnet_id]
+                taken = {a for s, a in chosen if s == subnet_id}
+                address = self._next_address(session, subnet, taken)
+                if address is None:
+                    raise exc.IpAddressGenerationFailure(net_id=net.id)
+                chosen.append((subnet_id, address))
+                continue
+            address = str(ipaddress.ip_address(address))
+            if subnet_id is None:
+                subnet_id = next((s.id for s in net.subnets if ipam.address_in_subnet(
+                    address, ipaddress.ip_network(s.cidr))), None)
+                if subnet_id is None:
+                    raise exc.InvalidIpForNetwork(ip_address=address)
+            subnet = subnets[subnet_id]
+            if not ipam.address_in_subnet(address, ipaddress.ip_network(subnet.cidr)):
+                raise exc.InvalidIpForSubnet(ip_address=address)
+            if (subnet_id, address) not in held:
+                if address == subnet.gateway_ip and device_owner not in ROUTER_OWNERS:
+                    raise exc.IpAddressInUse(net_id=net.id, ip_address=address)
+                if (self._address_taken(session, net.id, address, port_id)
+                        or any(a == address for _, a in chosen)):
+                    raise exc.IpAddressInUse(net_id=net.id, ip_address=address)
+            chosen.append((subnet_id, address))
+        return chosen
+
+    @staticmethod
+    def _random_mac(base: str) -> str:
+        prefix = base.split(":")[:3]
+        return ":".join(prefix + [f"{random.randrange(256):02x}" for _ in range(3)])
+
+    def _check_mac_free(self, session, net_id: str, mac: str) -> None:
+        if session.execute(select(Port.id).where(Port.mac_address == mac)).scalar():
+            raise exc.MacAddressInUse(net_id=net_id, mac=mac)
+
+    # -- API ------------------------------------------------------------------
+
+    def create_port(self, ctx, data: dict) -> dict:
+        return self._write(lambda tx: self._create_port(tx, ctx, data), self._port_view)
+
+    def _create_port(self, tx, ctx, data: dict) -> Port:
+        session = tx.session
+        policy.check_attributes_settable(ctx, "port", "create", data)
+        net = self._get_network(session, ctx, data["network_id"], lock=True)
+        policy.check_use_network(ctx, net, "port")
+        project_id = policy.check_project(ctx, data.get("project_id"))
+        mac = data.get("mac_address")
+        if mac:
+            self._check_mac_free(session, net.id, mac)
+        else:
+            mac = self._random_mac(self.options.base_mac)
+        device_owner = data.get("device_owner", "")
+        port_security = data.get("port_security_enabled", net.port_security_enabled)
+        self._check_port_security(port_security, data)
+        port = Port(
+            id=data.get("id") or new_id(), project_id=project_id, network_id=net.id,
+            name=data.get("name", ""), description=data.get("description", ""),
+            mac_address=mac, admin_state_up=data.get("admin_state_up", True), status="DOWN",
+            device_id=data.get("device_id", ""), device_owner=device_owner,
+            port_security_enabled=port_security,
+            allowed_address_pairs=data.get("allowed_address_pairs") or [],
+            extra_dhcp_opts=data.get("extra_dhcp_opts") or [],
+            binding_host_id=data.get("binding:host_id") or "",
+            binding_profile=data.get("binding:profile") or {},
+            binding_vnic_type=data.get("binding:vnic_type", "normal"),
+            tags=[], revision_number=0)
+        port.fixed_ips = [
+            IPAllocation(subnet_id=s, network_id=net.id, ip_address=a)
+            for s, a in self._allocate(session, net, data.get("fixed_ips"), device_owner)]
+        port.security_group_bindings = [
+            PortSecurityGroupBinding(security_group_id=sg)
+            for sg in dict.fromkeys(data.get("security_groups") or [])]
+        binding.bind(session, port, self.options.agent_down_time)
+        session.add(port)
+        session.flush()
+        self.registry.publish("port", PRECOMMIT_CREATE, context=ctx, tx=tx, port=port,
+                              request=data)
+        tx.notify(DHCP_AGENT, "port_create_end",
+                  lambda: {"network_id": port.network_id, "port": views.port_dict(port)})
+        return port
+
+    @staticmethod
+    def _check_port_security(enabled: bool, data: dict) -> None:
+        if enabled:
+            return
+        if data.get("security_groups"):
+            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+        if data.get("allowed_address_pairs"):
+            raise exc.AddressPairAndPortSecurityRequired()
+
+    def get_port(self, ctx, port_id: str) -> dict:
+        with self._read() as session:
+            return views.port_dict(self._get_port(session, ctx, port_id))
+
+    def get_ports(self, ctx, filters: dict | None = None) -> list[dict]:
+        query = _port_query()
+        clause = policy.port_visibility_clause(ctx, Port)
+        if clause is not None:
+            query = query.where(clause)
+        query = self._pushdown(query, filters, PORT_COLUMNS)
+        with self._read() as session:
+            return [views.port_dict(p) for p in session.scalars(query)]
+
+    def update_port(self, ctx, port_id: str, data: dict, if_revision: int | None = None) -> dict:
+        def work(tx):
+            port = self._update_port(tx, ctx, port_id, data, if_revision)
+            return port
+        return self._write(work, self._port_view)
+
+    def _update_port(self, tx, ctx, port_id: str, data: dict,
+                     if_revision: int | None = None) -> Port:
+        session = tx.session
+        port = self._get_port(session, ctx, port_id)
+        policy.check_modify(ctx, port, "port", "update")
+        policy.check_attributes_settable(ctx, "port", "update", data)
+        self._check_revision(port, if_revision)
+        net = self._get_network(session, ctx, port.network_id, lock=True)
+        self._check_port_security(
+            data.get("port_security_enabled", port.port_security_enabled),
+            {"security_groups": data.get("security_groups",
+                                         [b.security_group_id for b in port.security_group_bindings]),
+             "allowed_address_pairs": data.get("allowed_address_pairs",
+                                               port.allowed_address_pairs)})
+        if data.get("mac_address") and data["mac_address"] != port.mac_address:
+            self._check_mac_free(session, net.id, data["mac_address"])
+        old_host = port.binding_host_id
+        changed = False
+        for attr, column in SIMPLE_UPDATES.items():
+            if attr in data and getattr(port, column) != data[attr]:
+                value = data[attr]
+                if value is None and column in ("binding_host_id",):
+                    value = ""
+                setattr(port, column, value)
+                changed = True
+        if "fixed_ips" in data:
+            wanted = self._allocate(session, net, data["fixed_ips"], port.device_owner, port)
+            if wanted != [(a.subnet_id, a.ip_address) for a in port.fixed_ips]:
+                self._set_fixed_ips(session, port, net.id, wanted)
+                changed = True
+        if "security_groups" in data:
+            wanted_sgs = list(dict.fromkeys(data["security_groups"] or []))
+            if wanted_sgs != [b.security_group_id for b in port.security_group_bindings]:
+                port.security_group_bindings = [
+                    PortSecurityGroupBinding(security_group_id=sg) for sg in wanted_sgs]
+                changed = True
+        if port.binding_host_id != old_host:
+            port.status = "DOWN"
+        if changed:
+            binding.bind(session, port, self.options.agent_down_time)
+            port.bump_revision()
+        session.flush()
+        self.registry.publish("port", PRECOMMIT_UPDATE, context=ctx, tx=tx, port=port,
+                              request=data)
+        self._notify_port_updated(tx, port)
+        return port
+
+    def _set_fixed_ips(self, session, port: Port, net_id: str,
+                       wanted: list[tuple[str, str]]) -> None:
+        keep = [a for a in port.fixed_ips if (a.subnet_id, a.ip_address) in wanted]
+        for alloc in port.fixed_ips:
+            if alloc not in keep:
+                session.delete(alloc)
+        session.flush()
+        have = {(a.subnet_id, a.ip_address) for a in keep}
+        port.fixed_ips = keep + [IPAllocation(subnet_id=s, network_id=net_id, ip_address=a)
+                                 for s, a in wanted if (s, a) not in have]
+
+    def _notify_port_updated(self, tx, port: Port) -> None:
+        tx.notify(PORT_UPDATE, "port_update", lambda: {"port": views.port_dict(port)})
+        tx.notify(DHCP_AGENT, "port_update_end",
+                  lambda: {"network_id": port.network_id, "port": views.port_dict(port)})
+
+    def _notify_port_deleted(self, tx, port: Port) -> None:
+        payload = views.port_dict(port)
+        tx.notify(PORT_DELETE, "port_delete",
+                  {"port_id": port.id, "network_id": port.network_id})
+        tx.notify(DHCP_AGENT, "port_delete_end",
+                  {"network_id": port.network_id, "port": payload})
+
+    def delete_port(self, ctx, port_id: str) -> None:
+        def work(tx):
+            port = self._get_port(tx.session, ctx, port_id)
+            policy.check_modify(ctx, port, "port", "delete")
+            self.registry.publish("port", PRECOMMIT_DELETE, context=ctx, tx=tx, port=port)
+            self._notify_port_deleted(tx, port)
+            tx.session.delete(port)
+        self._write(work)
+
+    # -- agents ---------------------------------------------------------------
+
+    def get_devices_details(self, devices: list[str], host: str) -> list[dict]:
+        """Device dicts for the OVS agent of ``host``; binds ports waiting for it."""
+        def work(tx):
+            out = []
+            for device in devices:
+                port = tx.session.execute(_port_query().where(Port.id == device)).scalar()
+                if port is None:
+                    out.append({"device": device, "no_such_port": True})
+                    continue
+                if self._bindable_by(port, host):
+                    port.binding_host_id = host
+                    binding.bind(tx.session, port, self.options.agent_down_time,
+                                 agent_asking=True)
+                    port.bump_revision()
+                out.append(port)
+            tx.session.flush()
+            return lambda: [self._device_dict(tx.session, p) if isinstance(p, Port) else p
+                            for p in out]
+        return self._write(work)
+
+    @staticmethod
+    def _bindable_by(port: Port, host: str) -> bool:
+        if port.binding_vif_type == binding.VIF_TYPE_OVS and port.binding_host_id == host:
+            return False
+        if port.binding_host_id == host:
+            return True
+        return not port.binding_host_id and port.device_owner.startswith("network:")
+
+    def _device_dict(self, session, port: Port) -> dict:
+        net = session.get(Network, port.network_id)
+        d = views.port_dict(port)
+        return {
+            "device": port.id, "port_id": port.id, "network_id": port.network_id,
+            "mac_address": port.mac_address, "admin_state_up": port.admin_state_up,
+            "network_type": net.network_type, "segmentation_id": net.segmentation_id,
+            "physical_network": net.physical_network, "mtu": net.mtu,
+            "fixed_ips": d["fixed_ips"], "device_owner": port.device_owner,
+            "device_id": port.device_id, "port_security_enabled": port.port_security_enabled,
+            "security_groups": d["security_groups"],
+            "allowed_address_pairs": d["allowed_address_pairs"],
+            "revision_number": port.revision_number,
+            "binding_vif_type": port.binding_vif_type,
+        }
+
+    def set_devices_status(self, devices_up: list[str], devices_down: list[str],
+                           host: str) -> dict:
+        """Ports the agent of ``host`` wired (ACTIVE) or unplugged (DOWN)."""
+        result = {"devices_up": [], "devices_down": [], "failed_devices_up": [],
+                  "failed_devices_down": []}
+
+        def work(tx):
+            for devices, status, key in ((devices_up, "ACTIVE", "devices_up"),
+                                         (devices_down, "DOWN", "devices_down")):
+                ports = {p.id: p for p in tx.session.scalars(
+                    _port_query().where(Port.id.in_(devices)))} if devices else {}
+                for device in devices:
+                    port = ports.get(device)
+                    if port is not None and port.binding_host_id not in (host, ""):
+                        result["failed_" + key].append(device)
+                        continue
+                    if port is not None and port.status != status:
+                        port.status = status
+                        port.bump_revision()
+                        tx.notify(DHCP_AGENT, "port_update_end",
+                                  lambda p=port: {"network_id": p.network_id,
+                                                  "port": views.port_dict(p)})
+                    result[key].append(device)
+        self._write(work)
+        return result
+
+    def get_port_ids_on_host(self, host: str) -> list[str]:
+        with self._read() as session:
+            return list(session.scalars(select(Port.id).where(Port.binding_host_id == host)))

@@ -1,0 +1,90 @@
+"""FirewallDriver: order of ipset and iptables batches, zones across restarts,
+rule origins, conntrack clean-up decisions. The kernel is a recorder here; the
+dataplane test drives the real one."""
+from neutrino.agents.firewall.driver import FirewallDriver
+from neutrino.linux.iptables import IptablesManager
+from neutrino.linux.ipset import IpsetManager
+
+from .test_hybrid import DEFAULT_GROUP, PEER_ID, PORT_ID, SG, port, sg_rule
+
+
+class Recorder:
+    """Answers the save commands with canned text and records every call."""
+
+    def __init__(self, saves=None, ipsets=""):
+        self.saves = saves or {}
+        self.ipsets = ipsets
+        self.calls = []
+
+    def __call__(self, cmd, input):
+        self.calls.append((cmd[0] if cmd[0] != "ipset" else f"ipset {cmd[1]}", input))
+        if cmd[0].endswith("-save"):
+            return self.saves.get(cmd[0], "")
+        if cmd[:2] == ["ipset", "save"]:
+            return self.ipsets
+        return ""
+
+    def names(self):
+        return [name for name, _ in self.calls]
+
+
+def driver(rec, **kw):
+    return FirewallDriver(iptables=IptablesManager("neutron-openvswi", runner=rec),
+                          ipsets=IpsetManager(runner=rec), flush_conntrack=False, **kw)
+
+
+def test_sets_before_rules_stale_sets_after():
+    stale_set = "create NIPv4deadbeef hash:net family inet\nadd NIPv4deadbeef 10.9.9.9\n"
+    rec = Recorder(ipsets=stale_set)
+    driver(rec).update([port()], DEFAULT_GROUP, {SG: ["10.0.0.5", "10.0.0.6"]})
+    # The first update reads the raw table back once (zones in use).
+    assert rec.names() == ["iptables-save", "ipset save", "ipset restore", "iptables-save", "iptables-restore",
+                           "ip6tables-save", "ip6tables-restore", "ipset save",
+                           "ipset restore"]
+    assert rec.calls[2][1].startswith("create NIPv4e7b85005-a11b-405e-a60f- hash:net")
+    assert rec.calls[-1][1] == "destroy NIPv4deadbeef\n"
+    restore = rec.calls[4][1]
+    assert restore.count("*filter") == 1 and restore.count("COMMIT") == 3
+
+
+def test_zones_survive_an_agent_restart():
+    raw = ("*raw\n:PREROUTING ACCEPT [0:0]\n:neutron-openvswi-PREROUTING - [0:0]\n"
+           "-A neutron-openvswi-PREROUTING -m physdev --physdev-in tap0695f2ca-bf -m comment"
+           ' --comment "Set zone for x" -j CT --zone 4200\nCOMMIT\n')
+    rec = Recorder(saves={"iptables-save": raw})
+    plan = driver(rec).update([port(), port(PEER_ID, "10.0.0.6")], DEFAULT_GROUP, {})
+    assert plan.zones == {PORT_ID: 4200, PEER_ID: 4097}
+
+
+def test_rules_for_port_names_the_security_group_rule():
+    groups = {SG: {"stateful": True, "security_group_rules": [
+        sg_rule("ssh", "ingress", protocol="tcp", port_range_min=22, port_range_max=22)]}}
+    drv = driver(Recorder())
+    assert drv.rules_for_port(PORT_ID) == []
+    drv.update([port()], groups, {})
+    rules = drv.rules_for_port(PORT_ID)
+    ssh = [r for r in rules if r["security_group_rule_ids"]]
+    assert ssh == [
+        {"family": "ipv4", "table": "filter", "chain": "neutron-openvswi-i0695f2ca-b",
+         "rule": "-p tcp -m tcp --dport 22 -j RETURN", "security_group_rule_ids": ["ssh"]}]
+    assert drv.rules_for_port("unknown") == []
+
+
+def test_connections_are_forgotten_only_when_something_was_taken_away():
+    drv = driver(Recorder())
+    drv.flush_conntrack = True
+    flushed = []
+    drv._conntrack_delete = flushed.append
+    icmp = sg_rule("icmp", "ingress", protocol="icmp")
+    base = {SG: {"stateful": True, "security_group_rules": [
+        sg_rule("eg", "egress"), sg_rule("rg", "ingress", remote_group_id=SG)]}}
+    more = {SG: dict(base[SG], security_group_rules=base[SG]["security_group_rules"] + [icmp])}
+    drv.update([port()], base, {SG: ["10.0.0.5", "10.0.0.6"]})
+    drv.update([port()], more, {SG: ["10.0.0.5", "10.0.0.6", "10.0.0.7"]})
+    assert flushed == []
+    drv.update([port()], base, {SG: ["10.0.0.5", "10.0.0.6", "10.0.0.7"]})
+    assert flushed == [4097]
+    drv.update([port()], base, {SG: ["10.0.0.5"]})
+    assert flushed == [4097, 4097]
+    drv.update([], {}, {})
+    assert flushed == [4097, 4097, 4097]

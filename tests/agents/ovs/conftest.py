@@ -90,6 +90,11 @@ class FakeServer:
 
 
 @pytest.fixture
+def server_factory():
+    return FakeServer
+
+
+@pytest.fixture
 def server():
     return FakeServer(endpoints=["10.168.7.11", "10.168.7.12"])
 

@@ -1,0 +1,37 @@
+"""How a resource's attributes are declared: what a client may send, and how it is checked."""
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from neutrino.api.validators import Validator
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    validate: Validator | None = None
+    allow_post: bool = False
+    allow_put: bool = False
+    required: bool = False
+    filter: Callable[[str], Any] | None = str
+    """Converts one query-string value for filtering; None: not filterable."""
+    sortable: bool = True
+
+
+@dataclass
+class ResourceSpec:
+    """One collection of the API, e.g. networks."""
+    singular: str
+    plural: str
+    attributes: dict[str, Attr]
+    path: str = ""
+    taggable: bool = True
+    extensions: tuple[str, ...] = ()
+    not_found: Callable[[str], Exception] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.path = self.path or self.plural
+
+
+def attrs(*items: Attr) -> dict[str, Attr]:
+    return {a.name: a for a in items}

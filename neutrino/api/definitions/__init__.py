@@ -1,0 +1,1 @@
+"""Attribute maps of the API's resources (Neutron's RESOURCE_ATTRIBUTE_MAP, per module)."""

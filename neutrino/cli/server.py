@@ -1,0 +1,103 @@
+"""``neutrino server``: the Networking API v2.0 and the agents' RPC endpoints."""
+import argparse
+import logging
+import os
+import socket
+from pathlib import Path
+
+from neutrino.errors import NeutrinoError
+from neutrino.server.config import ServerOptions, parse_flat_networks, parse_vni_ranges
+
+DEFAULT_STATE_DIR = "/var/lib/neutrino/server"
+LOG = logging.getLogger("neutrino.server")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="neutrino server", description=__doc__)
+    p.add_argument("--bind", default="127.0.0.1:9696", help="HOST:PORT to serve the API on")
+    p.add_argument("--state-dir", default=DEFAULT_STATE_DIR,
+                   help=f"where the default SQLite database lives (default {DEFAULT_STATE_DIR})")
+    p.add_argument("--db", help="SQLAlchemy URL (default: sqlite file in the state dir)")
+    p.add_argument("--transport-url", help="messaging URL (memory://, redis+socket://..., "
+                                           "redis://, amqp://); none: no RPC")
+    p.add_argument("--vni-ranges", default="1:1000", help="VXLAN VNI pool, e.g. 1:1000,2000:2100")
+    p.add_argument("--flat-networks", default="extnet",
+                   help="physical networks that may carry flat networks ('*' = any)")
+    p.add_argument("--agent-down-time", type=int, default=75,
+                   help="seconds without heartbeat before an agent is dead")
+    p.add_argument("--auth", default="noauth", choices=["noauth"],
+                   help="request authentication (noauth: X-Project-Id/X-Roles headers)")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    return p.parse_args(argv)
+
+
+def parse_bind(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise NeutrinoError(f"bad --bind {text!r}: expected HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as error:
+            raise NeutrinoError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    host, port = parse_bind(args.bind)
+    options = ServerOptions(vni_ranges=parse_vni_ranges(args.vni_ranges),
+                            flat_networks=parse_flat_networks(args.flat_networks),
+                            agent_down_time=args.agent_down_time)
+    db_url = args.db
+    if not db_url:
+        state = Path(args.state_dir)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise NeutrinoError(f"cannot create state dir {state}: {error.strerror}") from None
+        db_url = f"sqlite:///{state / 'neutrino.db'}"
+    check_port_free(host, port)
+
+    notifier, rpc_servers = None, []
+    if args.transport_url:
+        from neutrino.rpc import Notifier
+        notifier = Notifier(args.transport_url)
+
+    from neutrino.server.service import build
+    try:
+        service = build(db_url, options, notifier)
+    except NeutrinoError:
+        raise
+    except Exception as error:
+        raise NeutrinoError(f"cannot open database {db_url}: {error}") from None
+
+    if args.transport_url:
+        from neutrino.rpc import RpcServer
+        from neutrino.server.rpc import RpcEndpoint
+        endpoint = RpcEndpoint(service.plugin)
+        rpc_servers = [RpcServer(args.transport_url, "q-plugin", endpoint),
+                       RpcServer(args.transport_url, "q-reports-plugin", endpoint)]
+        for server in rpc_servers:
+            server.start()
+
+    import uvicorn
+    LOG.info("neutrino server %s on http://%s:%d (db %s, pid %d)", "noauth", host, port,
+             db_url, os.getpid())
+    config = uvicorn.Config(service.app, host=host, port=port, log_level=args.log_level,
+                            access_log=args.access_log, lifespan="off")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        for server in rpc_servers:
+            server.stop()
+        service.close()
+    return 0

@@ -1,0 +1,157 @@
+"""dnsmasq processes: start (daemonised, as Neutron runs it), reload, stop, watch.
+
+dnsmasq forks into the background and its parent exits only once the daemon
+is set up, so ``start`` returns with the daemon ready (or with its error) and
+reads the pid from ``--pid-file``. ``DeathWatcher`` waits on pidfds and calls
+back the moment a watched dnsmasq exits: no polling.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import threading
+from typing import Callable, Hashable
+
+from neutrino.errors import NeutrinoError
+from neutrino.linux import proc
+
+LOG = logging.getLogger(__name__)
+
+
+def pid_file_of(cmdline: list[str] | tuple[str, ...]) -> str:
+    for arg in cmdline:
+        if arg.startswith("--pid-file="):
+            return arg.split("=", 1)[1]
+    raise NeutrinoError("dnsmasq command line has no --pid-file")
+
+
+def read_pid(pid_file: str) -> int | None:
+    try:
+        with open(pid_file) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def cmdline_of(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def running_pid(pid_file: str) -> int | None:
+    """Pid of the live dnsmasq that wrote ``pid_file`` (None if gone or recycled)."""
+    pid = read_pid(pid_file)
+    if not pid or not proc.pid_alive(pid):
+        return None
+    args = cmdline_of(pid)
+    if not args or os.path.basename(args[0]) != "dnsmasq" or f"--pid-file={pid_file}" not in args:
+        return None
+    return pid
+
+
+def start(cmdline: list[str] | tuple[str, ...], netns: str | None = None) -> int:
+    """Run dnsmasq (it daemonises itself) and return the daemon's pid."""
+    pid_file = pid_file_of(cmdline)
+    try:
+        os.unlink(pid_file)
+    except FileNotFoundError:
+        pass
+    proc.run(list(cmdline), netns=netns, timeout=15)
+    pid = running_pid(pid_file)
+    if pid is None:
+        raise NeutrinoError(f"dnsmasq did not stay up (pid file {pid_file})")
+    return pid
+
+
+def reload(pid: int) -> None:
+    """SIGHUP: dnsmasq re-reads its host, addn-hosts and opts files."""
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise NeutrinoError(f"dnsmasq {pid} is gone") from None
+
+
+def stop(pid_file: str) -> None:
+    pid = running_pid(pid_file)
+    if pid is not None:
+        proc.kill_and_wait(pid)
+
+
+class DeathWatcher:
+    """Calls ``on_death(key)`` on its own thread when a watched pid exits."""
+
+    def __init__(self, on_death: Callable[[Hashable], None]):
+        self._on_death = on_death
+        self._lock = threading.Lock()
+        self._fds: dict[int, tuple[Hashable, int]] = {}     # fd -> (key, pid)
+        self._by_key: dict[Hashable, int] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="dnsmasq-watch")
+        self._thread.start()
+
+    def watch(self, key: Hashable, pid: int) -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._on_death(key)
+            return
+        with self._lock:
+            old = self._by_key.pop(key, None)
+            if old is not None:
+                self._fds.pop(old, None)
+                os.close(old)
+            self._fds[fd] = (key, pid)
+            self._by_key[key] = fd
+        os.write(self._wake_w, b"x")
+
+    def unwatch(self, key: Hashable) -> None:
+        with self._lock:
+            fd = self._by_key.pop(key, None)
+            if fd is not None:
+                self._fds.pop(fd, None)
+                os.close(fd)
+        os.write(self._wake_w, b"x")
+
+    def stop(self) -> None:
+        self._stopped = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(5)
+        with self._lock:
+            for fd in self._fds:
+                os.close(fd)
+            self._fds.clear()
+            self._by_key.clear()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _run(self) -> None:
+        while not self._stopped:
+            poller = select.poll()
+            poller.register(self._wake_r, select.POLLIN)
+            with self._lock:
+                for fd in self._fds:
+                    poller.register(fd, select.POLLIN)
+            dead = []
+            for fd, _ in poller.poll():
+                if fd == self._wake_r:
+                    os.read(self._wake_r, 4096)
+                    continue
+                with self._lock:
+                    entry = self._fds.pop(fd, None)
+                    if entry is not None:
+                        self._by_key.pop(entry[0], None)
+                        os.close(fd)
+                if entry is not None:
+                    dead.append(entry)
+            for key, pid in dead:
+                LOG.warning("dnsmasq %s (pid %s) exited", key, pid)
+                try:
+                    self._on_death(key)
+                except Exception:
+                    LOG.exception("dnsmasq death handler failed")

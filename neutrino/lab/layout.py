@@ -36,7 +36,7 @@ MAX_COMPUTES = 99
 ENV_TAG = "NEUTRINO_LAB_STATE"
 
 _LAB_NAME = re.compile(r"^[a-z0-9]{1,12}$")
-_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,31}$")
+_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
 def check_lab_name(name: str) -> str:
@@ -47,7 +47,8 @@ def check_lab_name(name: str) -> str:
 
 def check_instance_name(name: str) -> str:
     if not _INSTANCE_NAME.match(name or ""):
-        raise NeutrinoError(f"bad instance name {name!r}: up to 32 letters, digits, '_' or '.'")
+        raise NeutrinoError(f"bad instance name {name!r}: "
+                            "up to 32 letters, digits, '_', '-' or '.'")
     return name
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 
+from neutrino.lab import services
 from neutrino.lab.layout import LABS_DIR, Lab, lab_name_of_netns
 from neutrino.linux import ip, netns, proc
 
@@ -41,7 +42,24 @@ def lab_pids(lab: Lab) -> set[int]:
         if inode:
             mnt_inodes.add(inode)
             net_inodes.update(netns.netns_inodes_in_mount_ns(path).values())
-    return netns.pids_in(net_inodes, mnt_inodes, env_tag=lab.env_tag)
+    found = netns.pids_in(net_inodes, mnt_inodes, env_tag=lab.env_tag)
+    return found | _recorded_pids(lab)
+
+
+def _recorded_pids(lab: Lab) -> set[int]:
+    """Pids in pids.json that still run a command naming the state directory
+    (redis rewrites its environment when it sets its title, so the tag alone
+    does not find it)."""
+    mark = (lab.state_dir.rstrip("/") + "/").encode()
+    found = set()
+    for pid in services.read_pids(lab).values():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if mark in f.read():
+                    found.add(pid)
+        except (OSError, TypeError):
+            continue
+    return found
 
 
 def kill_all(pids: set[int], grace: float = TERM_GRACE) -> None:

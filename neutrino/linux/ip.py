@@ -146,11 +146,16 @@ def veth_add(name: str, peer: str, netns: str | None = None,
 
 
 @_locked
-def bridge_add(name: str, netns: str | None = None) -> None:
-    """Create Linux bridge ``name`` (down; bring it up with link_set)."""
+def bridge_add(name: str, netns: str | None = None, *, ageing_time: int | None = None) -> None:
+    """Create Linux bridge ``name`` (down; bring it up with link_set).
+
+    ``ageing_time`` is in hundredths of a second, as the kernel takes it
+    (os-vif makes qbr bridges with 0: never learn, always flood).
+    """
     _check_ifname(name)
+    extra = {} if ageing_time is None else {"br_ageing_time": int(ageing_time)}
     _call(f"bridge add {name}", netns, _ipr(netns).link, "add", ifname=name,
-          kind="bridge")
+          kind="bridge", **extra)
 
 
 @_locked
@@ -308,6 +313,20 @@ def sysctl(key: str, value, netns: str | None = None) -> None:
         return
     # /proc/sys/net follows the writer's network namespace: write from inside.
     proc.run(["sh", "-c", 'printf "%s" "$1" > "$2"', "sysctl", str(value), path], netns=netns)
+
+
+def sysctls(values: dict, netns: str | None = None) -> None:
+    """Several sysctl writes; inside a namespace in a single fork."""
+    if netns is None:
+        for key, value in values.items():
+            sysctl(key, value)
+        return
+    script = 'while [ $# -gt 0 ]; do printf "%s" "$2" > "$1" || exit 1; shift 2; done'
+    args = []
+    for key, value in values.items():
+        args += ["/proc/sys/" + key.replace(".", "/") if "/" not in key else "/proc/sys/" + key,
+                 str(value)]
+    proc.run(["sh", "-c", script, "sysctls", *args], netns=netns)
 
 
 def tx_offload_off(name: str, netns: str | None = None) -> None:

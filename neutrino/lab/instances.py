@@ -1,0 +1,253 @@
+"""Instances: what Nova would boot, as network namespaces on the lab's computes.
+
+``create`` makes the port through the API (device_owner compute:nova,
+device_id = a new instance uuid, binding:host_id = the node), plugs it with
+the hybrid plug, waits for the port to turn ACTIVE (Nova's vif-plugged wait)
+and starts a real DHCP client (busybox udhcpc) whose script sets the address,
+default route and MTU from the lease. Instance state lives in
+``<state>/instances/<name>.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+from neutrino.errors import NeutrinoError
+from neutrino.lab import lifecycle, plug
+from neutrino.lab.api import LabApi
+from neutrino.lab.layout import Lab, check_instance_name
+from neutrino.linux import ip, netns, proc
+
+UDHCPC_SCRIPT = r"""#!/bin/sh
+# udhcpc event script (written by neutrino): address, default route and MTU
+# from the lease, then the lease in $NEUTRINO_LEASE_FILE. Touches nothing
+# outside the instance's network namespace.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    rm -f "$NEUTRINO_LEASE_FILE"
+    ;;
+  bound|renew)
+    [ "$1" = bound ] && ip -4 addr flush dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    ip addr replace "$ip/${mask:-24}" dev "$interface"
+    gw=""
+    for r in $router; do gw="$r"; break; done
+    [ -n "$gw" ] && ip route replace default via "$gw" dev "$interface"
+    printf '{"ip": "%s", "mask": "%s", "router": "%s", "mtu": "%s", "lease": "%s"}\n' \
+      "$ip" "$mask" "$gw" "$mtu" "$lease" > "$NEUTRINO_LEASE_FILE.tmp"
+    mv "$NEUTRINO_LEASE_FILE.tmp" "$NEUTRINO_LEASE_FILE"
+    ;;
+esac
+exit 0
+"""
+
+
+def _dir(lab: Lab) -> str:
+    return lab.path("instances")
+
+
+def _state_path(lab: Lab, name: str) -> str:
+    return os.path.join(_dir(lab), f"{name}.json")
+
+
+def lease_path(lab: Lab, name: str) -> str:
+    return os.path.join(_dir(lab), f"{name}.lease")
+
+
+def load(lab: Lab, name: str) -> dict:
+    check_instance_name(name)
+    try:
+        with open(_state_path(lab, name)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise NeutrinoError(f"no instance {name!r} in lab {lab.name}") from None
+
+
+def _save(lab: Lab, inst: dict) -> None:
+    tmp = _state_path(lab, inst["name"]) + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(inst, f, indent=1, sort_keys=True)
+    os.replace(tmp, _state_path(lab, inst["name"]))
+
+
+def all_instances(lab: Lab) -> list[dict]:
+    if not os.path.isdir(_dir(lab)):
+        return []
+    out = []
+    for entry in sorted(os.listdir(_dir(lab))):
+        if entry.endswith(".json"):
+            try:
+                with open(os.path.join(_dir(lab), entry)) as f:
+                    out.append(json.load(f))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def lease(lab: Lab, name: str) -> dict | None:
+    try:
+        with open(lease_path(lab, name)) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _script(lab: Lab) -> str:
+    path = lab.path("udhcpc.script")
+    if not os.path.exists(path):
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(UDHCPC_SCRIPT)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+    return path
+
+
+def pick_host(lab: Lab, nodes: list[str]) -> str:
+    """The compute with the fewest instances (the controller if there is none)."""
+    computes = [n for n in nodes if n != "controller"] or ["controller"]
+    load_by_host = {n: 0 for n in computes}
+    for inst in all_instances(lab):
+        if inst.get("host") in load_by_host:
+            load_by_host[inst["host"]] += 1
+    return min(computes, key=lambda n: (load_by_host[n], n))
+
+
+def create(lab: Lab, name: str, network: str, host: str | None = None,
+           fixed_ip: str | None = None, vif_timeout: float = 10, say=print) -> dict:
+    check_instance_name(name)
+    info = lifecycle.read_info(lab)
+    if not info:
+        raise NeutrinoError(f"lab {lab.name} is not up")
+    nodes = info["nodes"]
+    if host is not None and host not in nodes:
+        raise NeutrinoError(f"lab {lab.name} has no node {host!r} (nodes: {', '.join(nodes)})")
+    os.makedirs(_dir(lab), exist_ok=True)
+    try:
+        fd = os.open(_state_path(lab, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        raise NeutrinoError(f"instance {name!r} exists in lab {lab.name}") from None
+    os.close(fd)
+    host = host or pick_host(lab, nodes)
+    inst = {"name": name, "id": str(uuid.uuid4()), "host": host,
+            "netns": lab.instance_netns(name), "port_id": None, "pid": None}
+    _save(lab, inst)
+    api = LabApi(info["endpoint"])
+    try:
+        net = api.network(network)
+        body = {"network_id": net["id"], "name": name, "device_owner": "compute:nova",
+                "device_id": inst["id"], "binding:host_id": host, "admin_state_up": True}
+        if fixed_ip:
+            body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        port = api.create_port(body)
+        inst.update(port_id=port["id"], mac=port["mac_address"], network_id=net["id"],
+                    mtu=net.get("mtu") or 1450,
+                    ips=[f["ip_address"] for f in port.get("fixed_ips", [])])
+        _save(lab, inst)
+        ip.netns_add(inst["netns"])
+        plug.plug(lab, host, port["id"], port["mac_address"], inst["mtu"], inst["id"],
+                  inst["netns"])
+        if vif_timeout > 0 and not _wait_active(api, port["id"], vif_timeout):
+            say(f"warning: port {port['id']} not ACTIVE after {vif_timeout:g} s; booting anyway")
+        inst["pid"] = _start_dhcp_client(lab, inst)
+        _save(lab, inst)
+    except BaseException:
+        try:
+            _destroy(lab, inst, api)
+        except NeutrinoError as exc:
+            say(f"warning: clean-up after the failed create: {exc}")
+        raise
+    finally:
+        api.close()
+    return inst
+
+
+def _wait_active(api: LabApi, port_id: str, timeout: float) -> bool:
+    """Nova's wait for network-vif-plugged: the agent turned the port ACTIVE."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while time.monotonic() < deadline:
+        port = api.port(port_id)
+        if port and port.get("status") == "ACTIVE":
+            return True
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return False
+
+
+def _start_dhcp_client(lab: Lab, inst: dict) -> int:
+    key, _, value = lab.env_tag.partition("=")
+    return proc.spawn(["busybox", "udhcpc", "-f", "-i", "eth0", "-s", _script(lab),
+                       "-O", "mtu", "-x", f"hostname:{inst['name']}",
+                       "-T", "1", "-t", "5", "-A", "1"],
+                      log_path=os.path.join(_dir(lab), f"{inst['name']}.log"),
+                      env={key: value, "NEUTRINO_LEASE_FILE": lease_path(lab, inst["name"])},
+                      netns=inst["netns"])
+
+
+def _destroy(lab: Lab, inst: dict, api: LabApi | None) -> None:
+    """Undo whatever part of ``inst`` exists: client, devices, namespace, port, files."""
+    ns_path = f"{ip.NETNS_DIR}/{inst['netns']}"
+    inode = netns.ns_inode(ns_path)
+    if inode:
+        for pid in netns.pids_in({inode}):
+            proc.kill_and_wait(pid, timeout=2)
+    if inst.get("port_id"):
+        plug.unplug(lab, inst["host"], inst["port_id"])
+    ip.netns_delete(inst["netns"])
+    if inst.get("port_id") and api is not None:
+        api.delete_port(inst["port_id"])
+    for path in (_state_path(lab, inst["name"]), lease_path(lab, inst["name"]),
+                 os.path.join(_dir(lab), f"{inst['name']}.log")):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def delete(lab: Lab, name: str) -> None:
+    inst = load(lab, name)
+    api = LabApi(lifecycle.endpoint(lab))
+    try:
+        _destroy(lab, inst, api)
+    finally:
+        api.close()
+
+
+def listing(lab: Lab) -> list[dict]:
+    """name, host, port, ips, status (the port's, from the API), lease."""
+    api = LabApi(lifecycle.endpoint(lab), timeout=3)
+    rows = []
+    try:
+        for inst in all_instances(lab):
+            status, ips = "BUILD", inst.get("ips") or []
+            if inst.get("port_id"):
+                try:
+                    port = api.port(inst["port_id"])
+                    if port:
+                        status = port.get("status", "?")
+                        ips = [f["ip_address"] for f in port.get("fixed_ips", [])]
+                    else:
+                        status = "NO PORT"
+                except NeutrinoError:
+                    status = "?"
+            got = lease(lab, inst["name"])
+            rows.append({"name": inst["name"], "host": inst["host"], "port": inst.get("port_id"),
+                         "ips": ips, "status": status, "lease": got["ip"] if got else None,
+                         "running": bool(inst.get("pid")) and proc.pid_alive(inst["pid"])})
+    finally:
+        api.close()
+    return rows
+
+
+def exec_argv(lab: Lab, name: str, cmd: list[str]) -> list[str]:
+    inst = load(lab, name)
+    if not ip.netns_exists(inst["netns"]):
+        raise NeutrinoError(f"instance {name!r} has no namespace (lab down?)")
+    return netns.enter_argv(cmd, net=f"{ip.NETNS_DIR}/{inst['netns']}")
+

@@ -1,0 +1,258 @@
+"""The hybrid firewall with real packets.
+
+A throwaway "compute" namespace holds the hybrid plug of two instances built
+from plain Linux pieces: instance eth0 <-> tap<id11> (veth) in qbr<id11>,
+qvb<id11>/qvo<id11> (veth) from qbr to a Linux bridge standing in for br-int.
+br_netfilter hands the bridged packets to the iptables the driver writes.
+"""
+import subprocess
+import uuid
+
+import pytest
+
+from neutrino.agents.firewall.driver import FirewallDriver
+from neutrino.agents.firewall.hybrid import PREFIX, tap_name
+from neutrino.linux import proc
+from neutrino.linux.iptables import IptablesManager
+from neutrino.linux.ipset import IpsetManager
+
+pytestmark = pytest.mark.dataplane
+
+SUBNET = "10.0.0.{}/24"
+VIP = "10.0.0.99"
+
+
+def sh(*cmd, netns=None):
+    return proc.run(list(cmd), netns=netns).out
+
+
+class Lab:
+    def __init__(self):
+        sfx = uuid.uuid4().hex[:8]
+        self.compute = f"nt-fwc-{sfx}"
+        self.names = [self.compute]
+        self.ports = []
+        self.restores = []
+
+    def build(self):
+        sh("ip", "netns", "add", self.compute)
+        sh("ip", "link", "add", "brint", "type", "bridge", netns=self.compute)
+        sh("ip", "link", "set", "brint", "up", netns=self.compute)
+        sh("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1",
+           "net.bridge.bridge-nf-call-ip6tables=1", netns=self.compute)
+        for n in (1, 2):
+            self._instance(n)
+
+    def _instance(self, n):
+        pid = str(uuid.uuid4())
+        mac = "fa:16:3e:%02x:%02x:%02x" % tuple(uuid.uuid4().bytes[:3])
+        ns = f"{self.compute}-vm{n}"
+        self.names.append(ns)
+        sh("ip", "netns", "add", ns)
+        c = self.compute
+        qbr, qvb, qvo, tap = (f"{p}{pid[:11]}" for p in ("qbr", "qvb", "qvo", "tap"))
+        sh("ip", "link", "add", qbr, "type", "bridge", netns=c)
+        sh("ip", "link", "add", qvb, "type", "veth", "peer", "name", qvo, netns=c)
+        sh("ip", "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", ns,
+           netns=c)
+        sh("ip", "link", "set", qvb, "master", qbr, netns=c)
+        sh("ip", "link", "set", tap, "master", qbr, netns=c)
+        sh("ip", "link", "set", qvo, "master", "brint", netns=c)
+        for dev in (qbr, qvb, qvo, tap):
+            sh("ip", "link", "set", dev, "up", netns=c)
+        sh("ip", "link", "set", "eth0", "address", mac, netns=ns)
+        sh("ip", "addr", "add", SUBNET.format(n), "dev", "eth0", netns=ns)
+        sh("ip", "link", "set", "eth0", "up", netns=ns)
+        sh("ip", "link", "set", "lo", "up", netns=ns)
+        self.ports.append({"id": pid, "mac_address": mac, "ns": ns, "ip": f"10.0.0.{n}"})
+
+    def destroy(self):
+        for ns in reversed(self.names):
+            proc.run(["ip", "netns", "del", ns], check=False)
+
+    def port(self, n, groups=(), security=True, pairs=()):
+        p = self.ports[n]
+        return {"id": p["id"], "mac_address": p["mac_address"],
+                "fixed_ips": [{"subnet_id": "sub", "ip_address": p["ip"]}],
+                "device_owner": "compute:nova", "port_security_enabled": security,
+                "security_groups": list(groups),
+                "allowed_address_pairs": [{"ip_address": ip} for ip in pairs]}
+
+    def ping(self, src, dst, source_ip=None) -> bool:
+        cmd = ["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1"]
+        if source_ip:
+            cmd += ["-I", source_ip]
+        done = proc.run(cmd + [self.ports[dst]["ip"]], netns=self.ports[src]["ns"],
+                        check=False)
+        return done.rc == 0
+
+    def udp_reaches(self, src, dst, sport, dport) -> bool:
+        """Send UDP sport->dport from instance ``src``; True if ``dst`` got it."""
+        listen = ("import socket,sys\ns=socket.socket(2,2)\n"
+                  "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                  f"s.bind(('0.0.0.0',{dport}))\ns.settimeout(1.5)\nprint('ready',flush=True)\n"
+                  "try:\n  print(s.recv(100).decode())\nexcept OSError:\n  print('none')\n")
+        rx = subprocess.Popen(proc.in_netns(["python3", "-c", listen], self.ports[dst]["ns"]),
+                              stdout=subprocess.PIPE, text=True)
+        try:
+            assert rx.stdout.readline().strip() == "ready"
+            send = ("import socket\ns=socket.socket(2,2)\n"
+                    "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                    f"s.bind(('0.0.0.0',{sport}))\n"
+                    f"[s.sendto(b'hello',('{self.ports[dst]['ip']}',{dport})) for _ in range(3)]\n")
+            proc.run(["python3", "-c", send], netns=self.ports[src]["ns"])
+            out, _ = rx.communicate(timeout=5)
+        finally:
+            if rx.poll() is None:
+                rx.kill()
+                rx.wait()
+        return out.strip() == "hello"
+
+    def counter(self, chain, target="DROP") -> int:
+        out = sh("iptables", "-w", "-L", chain, "-n", "-v", "-x", netns=self.compute)
+        rows = [ln.split() for ln in out.splitlines()[2:] if ln.split()]
+        return sum(int(r[0]) for r in rows if r[2] == target)
+
+    def save(self, family="ipv4"):
+        cmd = "iptables-save" if family == "ipv4" else "ip6tables-save"
+        return [ln for ln in sh(cmd, netns=self.compute).splitlines() if not ln.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = Lab()
+    try:
+        lab.build()
+        yield lab
+    finally:
+        lab.destroy()
+
+
+@pytest.fixture
+def driver(lab):
+    def runner(cmd, input):
+        if "restore" in cmd[0]:
+            lab.restores.append(cmd[0])
+        return proc.run(cmd, netns=lab.compute, input=input).out
+    drv = FirewallDriver(netns=lab.compute,
+                         iptables=IptablesManager(PREFIX, netns=lab.compute, runner=runner),
+                         ipsets=IpsetManager(netns=lab.compute))
+    try:
+        yield drv
+    finally:
+        drv.remove_all()
+
+
+def rule(rid, direction, **kw):
+    r = {"id": rid, "direction": direction, "ethertype": "IPv4", "protocol": None,
+         "port_range_min": None, "port_range_max": None, "remote_ip_prefix": None,
+         "remote_group_id": None}
+    r.update(kw)
+    return r
+
+
+def group(*rules, stateful=True):
+    return {"stateful": stateful, "security_group_rules": list(rules)}
+
+
+DEFAULT = {"default": group(rule("eg", "egress"), rule("in", "ingress", remote_group_id="default"))}
+
+
+def test_default_group_members_talk_and_membership_is_followed(lab, driver):
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
+    driver.update(ports, DEFAULT, {"default": ["10.0.0.1", "10.0.0.2"]})
+    assert lab.ping(0, 1) and lab.ping(1, 0)
+    # vm2 leaves the group's member list: vm1 no longer accepts it.
+    driver.update(ports, DEFAULT, {"default": ["10.0.0.1"]})
+    assert lab.ping(0, 1)
+    assert not lab.ping(1, 0)
+
+
+def test_reapplying_the_same_state_changes_nothing(lab, driver):
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
+    members = {"default": ["10.0.0.1", "10.0.0.2"]}
+    driver.update(ports, DEFAULT, members)
+    before = lab.save("ipv4"), lab.save("ipv6")
+    restores = len(lab.restores)
+    assert driver.iptables.apply() == {"ipv4": [], "ipv6": []}
+    driver.update(ports, DEFAULT, members)
+    assert len(lab.restores) == restores
+    strip = lambda lines: [ln.split(" [")[0] for ln in lines]  # noqa: E731  (counters)
+    assert strip(lab.save("ipv4")) == strip(before[0])
+    assert strip(lab.save("ipv6")) == strip(before[1])
+    tap = tap_name(lab.ports[0]["id"])
+    assert any(f"--physdev-out {tap} --physdev-is-bridged" in ln for ln in before[0])
+
+
+def test_stateful_replies_and_a_new_rule_in_one_apply(lab, driver):
+    groups = {"open": group(rule("eg1", "egress"),
+                            rule("icmp-in", "ingress", protocol="icmp",
+                                 remote_ip_prefix="10.0.0.0/24")),
+              "closed": group(rule("eg2", "egress"),
+                              rule("ssh", "ingress", protocol="tcp", port_range_min=22,
+                                   port_range_max=22))}
+    ports = [lab.port(0, ["open"]), lab.port(1, ["closed"])]
+    driver.update(ports, groups, {})
+    assert not lab.ping(0, 1), "vm2's group has no ingress ICMP"
+    assert lab.ping(1, 0), "replies to vm2's own pings must come back (stateful)"
+
+    groups["closed"]["security_group_rules"].append(rule("icmp-new", "ingress", protocol="icmp"))
+    before = len(lab.restores)
+    driver.update(ports, groups, {})
+    assert lab.restores[before:] == ["iptables-restore"], "one restore; IPv6 had no change"
+    assert lab.ping(0, 1)
+    origin = [r for r in driver.rules_for_port(lab.ports[1]["id"]) if r["rule"] == "-p icmp -j RETURN"]
+    assert origin[0]["security_group_rule_ids"] == ["icmp-new"]
+
+
+def test_forged_source_is_dropped_and_an_address_pair_lets_it_through(lab, driver):
+    members = {"default": ["10.0.0.1", "10.0.0.2", VIP]}
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
+    proc.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eth0"], netns=lab.ports[0]["ns"])
+    try:
+        driver.update(ports, DEFAULT, members)
+        spoof = f"{PREFIX}-s{lab.ports[0]['id'][:10]}"
+        dropped = lab.counter(spoof)
+        assert not lab.ping(0, 1, source_ip=VIP)
+        assert lab.counter(spoof) > dropped
+        assert lab.ping(0, 1)
+
+        ports[0] = lab.port(0, ["default"], pairs=[VIP])
+        driver.update(ports, DEFAULT, members)
+        assert lab.ping(0, 1, source_ip=VIP)
+    finally:
+        proc.run(["ip", "addr", "del", f"{VIP}/32", "dev", "eth0"], netns=lab.ports[0]["ns"],
+                 check=False)
+
+
+def test_dhcp_server_replies_from_an_instance_are_dropped(lab, driver):
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
+    driver.update(ports, DEFAULT, {"default": ["10.0.0.1", "10.0.0.2"]})
+    assert lab.udp_reaches(0, 1, sport=6700, dport=68), "control: any other source port passes"
+    assert not lab.udp_reaches(0, 1, sport=67, dport=68)
+
+
+def test_port_security_off_lets_everything_through(lab, driver):
+    ports = [lab.port(0, security=False), lab.port(1, security=False)]
+    proc.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eth0"], netns=lab.ports[0]["ns"])
+    try:
+        driver.update(ports, {}, {})
+        assert lab.ping(0, 1) and lab.ping(1, 0)
+        assert lab.ping(0, 1, source_ip=VIP)
+        assert lab.udp_reaches(0, 1, sport=67, dport=68)
+        assert not any(f"{PREFIX}-i{lab.ports[0]['id'][:10]}" in ln for ln in lab.save())
+    finally:
+        proc.run(["ip", "addr", "del", f"{VIP}/32", "dev", "eth0"], netns=lab.ports[0]["ns"],
+                 check=False)
+
+
+def test_removing_every_port_removes_every_chain_and_set(lab, driver):
+    driver.update([lab.port(0, ["default"]), lab.port(1, ["default"])], DEFAULT,
+                  {"default": ["10.0.0.1"]})
+    driver.remove_all()
+    saved = lab.save()
+    ids = [p["id"][:10] for p in lab.ports]
+    assert not any(f"{PREFIX}-{kind}{i}" in ln for ln in saved for kind in "ios" for i in ids)
+    assert not any(tap_name(p["id"]) in ln for ln in saved for p in lab.ports)
+    assert not any("CT --zone" in ln for ln in saved)
+    assert IpsetManager(netns=lab.compute).list_sets() == {}

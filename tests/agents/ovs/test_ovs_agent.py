@@ -32,18 +32,29 @@ class Listener:
 
 
 @pytest.fixture
-def running(config, server):
-    driver = RecordingDriver()
-    listener = Listener()
-    agent = Agent(config, driver, server, listen=listener, check_interval=0.2,
-                  report_interval=0.1)
-    agent.start()
-    try:
+def start_agent(config, server):
+    agents = []
+
+    def start(check_interval):
+        driver = RecordingDriver()
+        listener = Listener()
+        agent = Agent(config, driver, server, listen=listener,
+                      check_interval=check_interval, report_interval=0.1)
+        agents.append((agent, listener))
+        agent.start()
         assert wait_for(lambda: "br-int" in driver.snapshot().bridges)
-        yield agent, driver, listener
-    finally:
+        return agent, driver, listener
+
+    yield start
+    for agent, listener in agents:
         agent.stop()
-    assert listener.stopped
+        assert listener.stopped
+
+
+@pytest.fixture
+def running(start_agent):
+    """An agent whose periodic check never fires during a test."""
+    return start_agent(60)
 
 
 def test_new_port_event_wires_and_reports_up(running, server):
@@ -88,8 +99,8 @@ def test_gap_triggers_a_resync(running, server):
     assert wait_for(lambda: server.calls_of("get_ports_on_host"))
 
 
-def test_periodic_check_restores_flows_after_vswitchd_restart(running):
-    agent, driver, _ = running
+def test_periodic_check_restores_flows_after_vswitchd_restart(start_agent):
+    agent, driver, _ = start_agent(0.2)
     assert wait_for(lambda: driver.dump_flows("br-int", 23))
     driver.restart_vswitchd()
     assert wait_for(lambda: driver.dump_flows("br-int", 23), timeout=3)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -91,16 +90,20 @@ def comment_rule(rule: str, comment: str | None) -> str:
     return f"{rule} {match}"
 
 
-def rule_key(rule: str) -> tuple:
-    """A comparison key that ignores quoting and the case of MAC addresses."""
-    try:
-        tokens = shlex.split(rule)
-    except ValueError:
-        tokens = rule.split()
-    for i, tok in enumerate(tokens[:-1]):
-        if tok == "--mac-source":
-            tokens[i + 1] = tokens[i + 1].lower()
-    return tuple(tokens)
+_MAC = re.compile(r"(--mac-source) (\S+)")
+_BARE_COMMENT = re.compile(r'(--comment) "([^"\s\\]*)"')
+
+
+def rule_key(rule: str) -> str:
+    """A comparison key that ignores the case of MAC addresses, the quotes
+    around a one-word comment and repeated blanks (regexes, not shlex: this
+    runs for every rule of every chain on each apply)."""
+    key = " ".join(rule.split())
+    if "--mac-source" in key:
+        key = _MAC.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}", key)
+    if '"' in key:
+        key = _BARE_COMMENT.sub(r"\1 \2", key)
+    return key
 
 
 def _target(rule: str) -> str | None:

@@ -21,7 +21,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from neutrino.agents.firewall import comments as ic
-from neutrino.agents.firewall.sg_rules import IPV4, IPV6, rule_args
+from neutrino.agents.firewall.sg_rules import IPV4, IPV6, normal_prefix, rule_args
 from neutrino.errors import NeutrinoError
 from neutrino.linux.iptables import COMPUTE_WRAPPED, Ruleset, Table, new_ruleset
 from neutrino.linux.ipset import IpSet, canonical_members
@@ -98,11 +98,11 @@ def _ips(port: dict) -> list[str]:
 
 
 def _family(address: str) -> str:
-    return "ipv4" if ipaddress.ip_network(address, strict=False).version == 4 else "ipv6"
+    return "ipv4" if normal_prefix(address)[0] == 4 else "ipv6"
 
 
 def _cidr(address: str) -> str:
-    return str(ipaddress.ip_network(address, strict=False))
+    return normal_prefix(address)[1]
 
 
 def _mac(mac: str) -> str:

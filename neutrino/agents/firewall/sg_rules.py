@@ -48,14 +48,19 @@ def protocol_name(protocol, ethertype: str = IPV4) -> str | None:
     return NAME_ALIASES.get(value, value)
 
 
+@lru_cache(maxsize=8192)
+def normal_prefix(prefix: str) -> tuple[int, str, int]:
+    """(IP version, network as iptables prints it, prefix length)."""
+    net = ipaddress.ip_network(prefix, strict=False)
+    return net.version, str(net), net.prefixlen
+
+
 def prefix_arg(flag: str, prefix) -> list[str]:
     """``-s``/``-d`` with the prefix as iptables prints it; /0 means no match."""
     if not prefix:
         return []
-    net = ipaddress.ip_network(str(prefix), strict=False)
-    if net.prefixlen == 0:
-        return []
-    return [flag, str(net)]
+    _version, text, length = normal_prefix(str(prefix))
+    return [flag, text] if length else []
 
 
 def _port_arg(direction: str, proto: str | None, low, high) -> list[str]:

@@ -408,9 +408,9 @@ class IptablesManager:
             bad = _failing_line(exc.stderr, lines)
             LOG.error("%s failed%s: %s\nfailing line: %s", RESTORE_CMD[family],
                       f" in {self.netns}" if self.netns else "", exc.stderr, bad)
+            reason = exc.stderr.splitlines()[0] if exc.stderr else str(exc)
             raise IptablesApplyError(
-                f"{RESTORE_CMD[family]} refused line {bad!r}: {exc.stderr.splitlines()[0] if exc.stderr else exc}"
-            ) from exc
+                f"{RESTORE_CMD[family]} refused line {bad!r}: {reason}") from exc
 
     def chain_rules(self, family: str, table: str) -> dict[str, list[str]]:
         """The live rules of ``table`` (all chains), parsed from iptables-save."""
@@ -420,7 +420,7 @@ class IptablesManager:
 
 def _failing_line(stderr: str, lines: list[str]) -> str:
     """The restore input line iptables-restore complained about, if it says."""
-    match = (re.search(r"line:? (\d+)", stderr or ""))
+    match = re.search(r"line:? (\d+)", stderr or "")
     if match:
         n = int(match.group(1))
         if 1 <= n <= len(lines):

@@ -157,7 +157,8 @@ def test_comment_goes_just_before_the_jump():
 def test_rule_key_ignores_mac_case_and_quotes():
     assert rule_key('-m mac --mac-source FA:16:3E:00:00:01 -m comment --comment "a b" -j RETURN') \
         == rule_key('-m mac --mac-source fa:16:3e:00:00:01 -m comment --comment "a b" -j RETURN')
-    assert rule_key('-m comment --comment "x" -j DROP') == rule_key("-m comment --comment x -j DROP")
+    assert rule_key('-m comment --comment "x" -j DROP') == \
+        rule_key("-m comment --comment x -j DROP")
     assert rule_key("-p tcp -j RETURN") != rule_key("-p udp -j RETURN")
 
 

@@ -229,9 +229,9 @@ class _Builder:
     def _zone_rules(self, port):
         pid = port["id"]
         if self._stateful(port):
-            comment, action = f"Set zone for {pid[4:]}", f"CT --zone {self.zones[pid]}"
+            comment, action = f"Set zone for {pid}", f"CT --zone {self.zones[pid]}"
         else:
-            comment, action = f"Make {pid[4:]} stateless", "CT --notrack"
+            comment, action = f"Make {pid} stateless", "CT --notrack"
         qvb, tap = qvb_name(pid), tap_name(pid)
         for fam in self.rs.families:
             for match in (f"-m physdev --physdev-in {qvb}", f"-i {qvb}",

@@ -38,9 +38,10 @@ def test_sets_before_rules_stale_sets_after():
     rec = Recorder(ipsets=stale_set)
     driver(rec).update([port()], DEFAULT_GROUP, {SG: ["10.0.0.5", "10.0.0.6"]})
     # The first update reads the raw table back once (zones in use).
-    assert rec.names() == ["iptables-save", "ipset save", "ipset restore", "iptables-save", "iptables-restore",
-                           "ip6tables-save", "ip6tables-restore", "ipset save",
-                           "ipset restore"]
+    assert rec.names() == ["iptables-save", "ipset save", "ipset restore",
+                           "iptables-save", "iptables-restore",
+                           "ip6tables-save", "ip6tables-restore",
+                           "ipset save", "ipset restore"]
     assert rec.calls[2][1].startswith("create NIPv4e7b85005-a11b-405e-a60f- hash:net")
     assert rec.calls[-1][1] == "destroy NIPv4deadbeef\n"
     restore = rec.calls[4][1]

@@ -201,7 +201,8 @@ def test_stateful_replies_and_a_new_rule_in_one_apply(lab, driver):
     driver.update(ports, groups, {})
     assert lab.restores[before:] == ["iptables-restore"], "one restore; IPv6 had no change"
     assert lab.ping(0, 1)
-    origin = [r for r in driver.rules_for_port(lab.ports[1]["id"]) if r["rule"] == "-p icmp -j RETURN"]
+    origin = [r for r in driver.rules_for_port(lab.ports[1]["id"])
+              if r["rule"] == "-p icmp -j RETURN"]
     assert origin[0]["security_group_rule_ids"] == ["icmp-new"]
 
 

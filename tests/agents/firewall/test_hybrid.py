@@ -107,7 +107,7 @@ def test_default_group_port_matches_neutron_text():
 def test_conntrack_zone_rules_in_raw():
     plan = build([port(), port(PEER_ID, "10.0.0.6")], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
     raw = chain(plan, "neutron-openvswi-PREROUTING", table="raw")
-    comment = f'-m comment --comment "Set zone for {PORT_ID[4:]}"'
+    comment = f'-m comment --comment "Set zone for {PORT_ID}"'
     assert raw[:3] == [
         f"-m physdev --physdev-in qvb0695f2ca-bf {comment} -j CT --zone 4097",
         f"-i qvb0695f2ca-bf {comment} -j CT --zone 4097",
@@ -121,7 +121,7 @@ def test_conntrack_zone_rules_in_raw():
 def test_stateless_group_untracks_the_port():
     groups = {SG: dict(DEFAULT_GROUP[SG], stateful=False)}
     raw = chain(build([port()], groups, {}), "neutron-openvswi-PREROUTING", table="raw")
-    assert raw[1] == (f'-i qvb0695f2ca-bf -m comment --comment "Make {PORT_ID[4:]} stateless"'
+    assert raw[1] == (f'-i qvb0695f2ca-bf -m comment --comment "Make {PORT_ID} stateless"'
                       " -j CT --notrack")
 
 

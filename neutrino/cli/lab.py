@@ -6,8 +6,6 @@ import json
 import os
 
 from neutrino.errors import NeutrinoError
-from neutrino.lab import lifecycle, teardown
-from neutrino.lab import node as lab_node
 from neutrino.lab.layout import DEFAULT_LAB, Lab
 
 
@@ -60,6 +58,7 @@ def main(argv: list[str]) -> int:
         args.cmd = [*args.cmd, *command]
     lab = Lab.locate(args.name, args.state_dir)
     if args.action == "up":
+        from neutrino.lab import lifecycle
         lifecycle.up(lab, computes=args.computes, server=not args.no_server,
                      agents=not args.no_agents, timeout=args.timeout,
                      say=lambda text: print(text, flush=True))
@@ -72,6 +71,7 @@ def main(argv: list[str]) -> int:
 
 
 def _down(lab: Lab, everything: bool) -> int:
+    from neutrino.lab import teardown
     labs = [lab]
     if everything:
         labs = [Lab.locate(name) for name in sorted(teardown.known_labs())]
@@ -84,6 +84,7 @@ def _down(lab: Lab, everything: bool) -> int:
 
 
 def _status(lab: Lab, fmt: str) -> int:
+    from neutrino.lab import lifecycle
     st = lifecycle.status(lab)
     if fmt == "json":
         print(json.dumps(st, indent=1))
@@ -110,6 +111,7 @@ def _status(lab: Lab, fmt: str) -> int:
 
 
 def _exec(lab: Lab, node: str, cmd: list[str]) -> int:
+    from neutrino.lab import node as lab_node
     interactive = not cmd
     if interactive:
         cmd = [os.environ.get("SHELL") or "/bin/bash"]

@@ -1,13 +1,16 @@
-"""A small client of the lab's Networking API (what Nova would call)."""
-from __future__ import annotations
+"""A small client of the lab's Networking API (what Nova would call).
 
-import httpx
+httpx is imported on first use: ``instance exec`` and ``lab exec`` never need it.
+"""
+from __future__ import annotations
 
 from neutrino.errors import NeutrinoError
 
 
 class LabApi:
     def __init__(self, endpoint: str, timeout: float = 10):
+        import httpx
+        self.httpx = httpx
         self.endpoint = endpoint.rstrip("/")
         self.http = httpx.Client(base_url=self.endpoint, timeout=timeout,
                                  headers={"X-Auth-Token": "lab"})
@@ -18,7 +21,7 @@ class LabApi:
     def _call(self, method: str, path: str, **kwargs) -> dict | None:
         try:
             resp = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+        except self.httpx.HTTPError as exc:
             raise NeutrinoError(f"cannot reach the lab's API at {self.endpoint}: {exc}") from None
         if resp.status_code == 404 and method in ("GET", "DELETE"):
             return None
@@ -29,7 +32,7 @@ class LabApi:
     def answers(self) -> bool:
         try:
             return self.http.get("/v2.0/networks", timeout=1).status_code < 500
-        except httpx.HTTPError:
+        except self.httpx.HTTPError:
             return False
 
     def agents(self) -> list[dict]:
@@ -58,7 +61,7 @@ class LabApi:
         self._call("DELETE", f"/v2.0/ports/{port_id}")
 
 
-def _message(resp: httpx.Response) -> str:
+def _message(resp) -> str:
     try:
         body = resp.json()
     except ValueError:

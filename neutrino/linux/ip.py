@@ -13,16 +13,25 @@ import ipaddress
 import os
 import threading
 
-from pyroute2 import IPRoute, netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
-
 from neutrino.errors import NeutrinoError
 from neutrino.linux import proc
 
 NETNS_DIR = proc.NETNS_DIR
 
-_sockets: dict[str | None, IPRoute] = {}
+_sockets: dict = {}
 _lock = threading.RLock()
+
+
+def _pyroute2():
+    """pyroute2 takes 0.2 s to import: load it on first use only, so commands
+    that never touch netlink (``lab exec``) start fast."""
+    import pyroute2.netlink.exceptions
+    import pyroute2.netns
+    return pyroute2
+
+
+def _netlink_error():
+    return _pyroute2().netlink.exceptions.NetlinkError
 
 
 def _locked(fn):
@@ -38,14 +47,15 @@ def _where(netns: str | None) -> str:
     return f" in netns {netns}" if netns else ""
 
 
-def _ipr(netns: str | None) -> IPRoute:
+def _ipr(netns: str | None):
     with _lock:
         sock = _sockets.get(netns)
         if sock is None:
             if netns is not None and not netns_exists(netns):
                 raise NeutrinoError(f"no network namespace {netns!r}")
             # flags=0: never let pyroute2 create a missing namespace.
-            sock = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            iproute = _pyroute2().IPRoute
+            sock = iproute(netns=netns, flags=0) if netns else iproute()
             _sockets[netns] = sock
         return sock
 
@@ -67,14 +77,17 @@ def _index(name: str, netns: str | None) -> int:
 def _call(what: str, netns: str | None, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except NetlinkError as exc:
+    except _netlink_error() as exc:
         raise NeutrinoError(f"{what}{_where(netns)}: {os.strerror(exc.code)}") from None
 
 
 # -- namespaces ---------------------------------------------------------------
 
 def netns_list() -> list[str]:
-    return sorted(pr_netns.listnetns(NETNS_DIR))
+    try:
+        return sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return []
 
 
 def netns_exists(name: str) -> bool:
@@ -88,7 +101,7 @@ def netns_add(name: str) -> None:
     if netns_exists(name):
         raise NeutrinoError(f"network namespace {name!r} exists")
     try:
-        pr_netns.create(f"{NETNS_DIR}/{name}")
+        _pyroute2().netns.create(f"{NETNS_DIR}/{name}")
     except OSError as exc:
         raise NeutrinoError(f"netns add {name}: {exc}") from None
     # A new namespace starts with lo down; everything expects it up.
@@ -102,7 +115,7 @@ def netns_delete(name: str) -> None:
     if not netns_exists(name):
         return
     try:
-        pr_netns.remove(f"{NETNS_DIR}/{name}")
+        _pyroute2().netns.remove(f"{NETNS_DIR}/{name}")
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise NeutrinoError(f"netns delete {name}: {exc}") from None
@@ -200,7 +213,7 @@ def link_delete(name: str, netns: str | None = None) -> None:
         return
     try:
         ipr.link("del", index=found[0])
-    except NetlinkError as exc:
+    except _netlink_error() as exc:
         if exc.code != errno.ENODEV:
             raise NeutrinoError(f"link delete {name}{_where(netns)}: "
                                 f"{os.strerror(exc.code)}") from None
@@ -238,7 +251,7 @@ def addr_add(name: str, cidr: str, netns: str | None = None) -> None:
     idx = _index(name, netns)
     try:
         ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-    except NetlinkError as exc:
+    except _netlink_error() as exc:
         if exc.code != errno.EEXIST:
             raise NeutrinoError(f"addr add {cidr} dev {name}{_where(netns)}: "
                                 f"{os.strerror(exc.code)}") from None
@@ -270,7 +283,7 @@ def route_add(dst: str, gateway: str | None = None, dev: str | None = None,
         spec["oif"] = _index(dev, netns)
     try:
         ipr.route("add", **spec)
-    except NetlinkError as exc:
+    except _netlink_error() as exc:
         if exc.code != errno.EEXIST:
             raise NeutrinoError(f"route add {dst}{_where(netns)}: "
                                 f"{os.strerror(exc.code)}") from None

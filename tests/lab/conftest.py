@@ -59,9 +59,27 @@ def lab():
 
 
 def host_snapshot() -> dict:
+    """Namespaces, root devices and mounts now. Other engineers' tests may run
+    at the same time, so compare only what a lab could have made."""
     with open("/proc/self/mountinfo") as f:
         mounts = sorted(line.split()[4] for line in f)
     return {"netns": set(ip.netns_list()), "links": set(ip.link_list()), "mounts": mounts}
+
+
+LAB_DEVICE_PREFIXES = ("qbr", "qvb", "qvo", "tap", "br-", "eth1", "ovs-netdev", "underlay",
+                       "controller", "compute")
+
+
+def lab_leftovers(lab: Lab, before: dict) -> dict:
+    """What of ``lab`` is on the machine and was not there in ``before``."""
+    now = host_snapshot()
+    return {
+        "netns": sorted(n for n in now["netns"] if n.startswith(lab.netns_prefix)),
+        "links": sorted(d for d in now["links"] - before["links"]
+                        if d.startswith(LAB_DEVICE_PREFIXES)),
+        "mounts": sorted(m for m in now["mounts"]
+                         if m.startswith(lab.state_dir) or lab.netns_prefix in m),
+    }
 
 
 # -- a fake Networking API ---------------------------------------------------------------
@@ -69,7 +87,8 @@ def host_snapshot() -> dict:
 class FakeNeutron:
     """Enough of /v2.0/networks and /v2.0/ports for `instance create/list/delete`."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, on_port_create=None):
+        self.on_port_create = on_port_create
         self.networks: dict[str, dict] = {}
         self.ports: dict[str, dict] = {}
         self.next_ip = 10
@@ -145,6 +164,8 @@ class FakeNeutron:
                     mac_address="fa:16:3e:%02x:%02x:%02x" % tuple(secrets.token_bytes(3)),
                     fixed_ips=[{"subnet_id": "s", "ip_address": address}])
         self.ports[port["id"]] = port
+        if self.on_port_create:
+            self.on_port_create(port)
         return 201, {"port": port}
 
     def delete(self, path):

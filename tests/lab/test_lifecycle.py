@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import host_snapshot, new_lab
+from conftest import host_snapshot, lab_leftovers, new_lab
 from neutrino.lab import lifecycle, services, teardown
 from neutrino.lab.layout import LABS_DIR
 from neutrino.linux import ip, ovs_daemons, proc
@@ -30,11 +30,7 @@ def lab_processes(lab):
 
 
 def assert_gone(lab, before):
-    after = host_snapshot()
-    assert after["netns"] - before["netns"] == set()
-    assert not [n for n in after["netns"] if n.startswith(lab.netns_prefix)]
-    assert after["links"] == before["links"]
-    assert after["mounts"] == before["mounts"]
+    assert lab_leftovers(lab, before) == {"netns": [], "links": [], "mounts": []}
     assert not os.path.exists(lab.state_dir)
     assert not os.path.lexists(os.path.join(LABS_DIR, lab.name))
     assert not lab_processes(lab)
@@ -60,7 +56,8 @@ def test_up_then_down_leaves_nothing():
         assert info["nodes"] == ["controller", "compute01"]
         assert {lab.netns("controller"), lab.netns("compute01"), lab.underlay_netns} \
             <= set(ip.netns_list())
-        assert host_snapshot()["links"] == before["links"]    # nothing in the root namespace
+        assert lab_leftovers(lab, before)["links"] == []      # nothing in the root namespace
+        assert lab_leftovers(lab, before)["mounts"]           # the check sees the lab's mounts
         assert os.path.islink(os.path.join(LABS_DIR, lab.name))
         status = lab_cli(lab, "status").stdout
         assert "compute01" in status and "dead" not in status

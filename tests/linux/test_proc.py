@@ -56,11 +56,14 @@ def test_spawn_detaches_and_logs(tmp_path):
     assert not proc.pid_alive(pid)
 
 
-def test_kill_and_wait_escalates_to_sigkill():
+def test_kill_and_wait_escalates_to_sigkill(tmp_path):
+    log = tmp_path / "log"
     pid = proc.spawn(["python3", "-c",
                       "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
-                      "print('ready', flush=True); time.sleep(60)"])
-    time.sleep(0.3)
+                      "print('ready', flush=True); time.sleep(60)"], log_path=str(log))
+    deadline = time.monotonic() + 10
+    while "ready" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
     start = time.monotonic()
     assert proc.kill_and_wait(pid, timeout=0.3)
     assert 0.25 < time.monotonic() - start < 3

@@ -15,7 +15,7 @@ TOPICS = ("q-agent-notifier-port-update", "q-agent-notifier-port-delete",
 
 
 class PluginApi:
-    def __init__(self, url: str, host: str, agent_id: str, timeout: float = 30):
+    def __init__(self, url: str, host: str, agent_id: str, timeout: float = 10):
         from neutrino.rpc import RpcClient
         self.host = host
         self.agent_id = agent_id

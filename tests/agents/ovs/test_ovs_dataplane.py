@@ -234,6 +234,12 @@ def test_agent_restart_loses_no_ping_and_changes_no_flow(lab):
     assert all(f.n_packets >= durations[f.key].n_packets for f in a.flows("br-int"))
 
 
+def tunnel_ports(node):
+    out = sh(node.name, "env", f"OVS_RUNDIR={node.rundir}", "ovs-vsctl", "--timeout=10",
+             "list-ports", "br-tun", check=False).out
+    return [p for p in out.split() if p.startswith("vxlan-")]
+
+
 def test_vswitchd_restart_and_hand_deletions_are_repaired(lab):
     a, b = lab.nodes
     p1, vm1 = lab.boot(a, "10.0.0.41", "vm1")
@@ -247,6 +253,10 @@ def test_vswitchd_restart_and_hand_deletions_are_repaired(lab):
 
     a.vsctl("del-port", "br-tun", "patch-int")
     assert wait_for(lambda: "patch-int" in a.vsctl("list-ports", "br-tun"), timeout=5)
+    assert wait_for(lambda: ping(vm1, "10.0.0.42", count=1, wait=1).rc == 0, timeout=10)
+
+    a.vsctl("del-br", "br-tun")
+    assert wait_for(lambda: tunnel_ports(a), timeout=5)
     assert wait_for(lambda: ping(vm1, "10.0.0.42", count=1, wait=1).rc == 0, timeout=10)
 
     pid = ovs_daemons.ovs_pids(a.rundir)["ovs-vswitchd"]

@@ -5,15 +5,17 @@ picture (every port on the node it filters, the groups they use and the
 members of every group their rules refer to) whenever any of it changes. The
 driver applies the difference: ipsets first (new sets must exist before a
 rule names them), then one iptables-restore per family, then stale ipsets
-are destroyed (no rule refers to them any more), then conntrack entries that
-a removed rule or member may have left open are deleted.
+are destroyed (no rule refers to them any more), then the conntrack entries
+that a removed rule or member had let in are deleted.
 """
 from __future__ import annotations
 
 import logging
 import re
 
+from neutrino.agents.firewall.conntrack import deletions
 from neutrino.agents.firewall.hybrid import PREFIX, FirewallPlan, RuleRef, build, tap_name
+from neutrino.errors import NeutrinoError
 from neutrino.linux import proc
 from neutrino.linux.iptables import IptablesManager
 from neutrino.linux.ipset import IpsetManager
@@ -69,24 +71,17 @@ class FirewallDriver:
         return plan
 
     def _forget_connections(self, before: FirewallPlan, after: FirewallPlan) -> None:
-        """Delete the conntrack entries of every port that lost a rule or a
-        remote-group member, so that the removed permission does not keep an
-        established flow alive (Neutron does the same with ``conntrack -D``)."""
-        shrunk = {name for name, old in before.ipsets.items()
-                  if name not in after.ipsets or old.members - after.ipsets[name].members}
-        for port_id, zone in before.zones.items():
-            old = {r.rule for r in before.port_rules.get(port_id, []) if r.table == "filter"}
-            new = {r.rule for r in after.port_rules.get(port_id, []) if r.table == "filter"}
-            if old - new or any(name in rule for rule in old for name in shrunk):
-                self._conntrack_delete(zone)
-
-    def _conntrack_delete(self, zone: int) -> None:
-        for family in ("ipv4", "ipv6") if self.use_ipv6 else ("ipv4",):
+        """Delete the conntrack entries a removed rule or member let in (see
+        ``conntrack.deletions``); a missing conntrack tool only logs."""
+        for args in deletions(before, after):
             try:
-                proc.run(["conntrack", "-D", "-f", family, "-w", str(zone)],
-                         netns=self.netns, check=False)
-            except Exception as exc:  # conntrack missing: rules still apply to new flows
-                LOG.warning("conntrack -D zone %s failed: %s", zone, exc)
+                done = proc.run(["conntrack", "-D", *args], netns=self.netns, check=False)
+            except NeutrinoError as exc:
+                LOG.warning("conntrack -D %s: %s", " ".join(args), exc)
+                return
+            # conntrack exits 1 when nothing matched; only other codes are errors.
+            if done.rc not in (0, 1):
+                LOG.warning("conntrack -D %s: %s", " ".join(args), done.err.strip())
 
     def remove_all(self) -> None:
         """Remove every chain, rule and ipset this firewall made."""

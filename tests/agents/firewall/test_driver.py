@@ -71,21 +71,30 @@ def test_rules_for_port_names_the_security_group_rule():
     assert drv.rules_for_port("unknown") == []
 
 
-def test_connections_are_forgotten_only_when_something_was_taken_away():
+def test_connections_are_forgotten_only_when_something_was_taken_away(monkeypatch):
+    from neutrino.agents.firewall import driver as driver_module
+    from neutrino.linux.proc import Result
+    deleted = []
+
+    def fake_run(cmd, netns=None, check=True, input=None, timeout=30):
+        assert cmd[:2] == ["conntrack", "-D"]
+        deleted.append(cmd[2:])
+        return Result(1, "", "0 flow entries have been deleted.")
+
+    monkeypatch.setattr(driver_module.proc, "run", fake_run)
     drv = driver(Recorder())
     drv.flush_conntrack = True
-    flushed = []
-    drv._conntrack_delete = flushed.append
     icmp = sg_rule("icmp", "ingress", protocol="icmp")
     base = {SG: {"stateful": True, "security_group_rules": [
         sg_rule("eg", "egress"), sg_rule("rg", "ingress", remote_group_id=SG)]}}
     more = {SG: dict(base[SG], security_group_rules=base[SG]["security_group_rules"] + [icmp])}
     drv.update([port()], base, {SG: ["10.0.0.5", "10.0.0.6"]})
     drv.update([port()], more, {SG: ["10.0.0.5", "10.0.0.6", "10.0.0.7"]})
-    assert flushed == []
+    assert deleted == []
     drv.update([port()], base, {SG: ["10.0.0.5", "10.0.0.6", "10.0.0.7"]})
-    assert flushed == [4097]
+    assert deleted == [["-f", "ipv4", "-w", "4097", "-p", "icmp"]]
     drv.update([port()], base, {SG: ["10.0.0.5"]})
-    assert flushed == [4097, 4097]
+    assert deleted[1:] == [["-f", "ipv4", "-w", "4097", "-s", "10.0.0.6"],
+                           ["-f", "ipv4", "-w", "4097", "-s", "10.0.0.7"]]
     drv.update([], {}, {})
-    assert flushed == [4097, 4097, 4097]
+    assert deleted[3:] == [["-f", "ipv4", "-w", "4097"], ["-f", "ipv6", "-w", "4097"]]

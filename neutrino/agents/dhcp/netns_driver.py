@@ -160,6 +160,25 @@ class DhcpDriver:
         with open(os.path.join(plan.conf_dir, "leases"), "w") as f:
             f.write(cfg.leases_file(network, ids, time.time()))
 
+    @staticmethod
+    def command_line(plan: DhcpPlan) -> tuple[str, ...]:
+        """Neutron's command line, plus ``--user=root`` when "nobody" cannot reach the files.
+
+        dnsmasq reads its host/opts files after dropping to "nobody", so a
+        state dir below a private directory (0700, e.g. a pytest tmp dir)
+        would leave it without hosts.
+        """
+        path = os.path.dirname(os.path.abspath(plan.conf_dir))
+        while True:
+            try:
+                if not os.stat(path).st_mode & 0o001:
+                    return (*plan.cmdline, "--user=root")
+            except FileNotFoundError:
+                pass
+            if path == os.path.dirname(path):
+                return plan.cmdline
+            path = os.path.dirname(path)
+
     def apply(self, plan: DhcpPlan, network: dict, full: bool = False) -> Applied:
         device_part = (plan.namespace, plan.interface, plan.mac, plan.mtu, plan.addresses,
                        plan.gateway)
@@ -170,8 +189,9 @@ class DhcpDriver:
             self._device(plan)
             self._devices[plan.network_id] = device_part
         changed = self._write_files(plan)
+        cmdline = self.command_line(plan)
         pid = dnsmasq.running_pid(plan.pid_file)
-        if pid is not None and tuple(dnsmasq.cmdline_of(pid)) == plan.cmdline:
+        if pid is not None and tuple(dnsmasq.cmdline_of(pid)) == cmdline:
             if changed:
                 dnsmasq.reload(pid)
                 return Applied("reloaded", pid, True)
@@ -181,7 +201,7 @@ class DhcpDriver:
             dnsmasq.stop(plan.pid_file)
             action = "restarted"
         self._seed_leases(plan, network)
-        pid = dnsmasq.start(plan.cmdline, netns=plan.namespace)
+        pid = dnsmasq.start(cmdline, netns=plan.namespace)
         return Applied(action, pid, changed)
 
     def remove(self, network_id: str, state_dir: str) -> None:

@@ -14,7 +14,8 @@ import logging
 import re
 
 from neutrino.agents.firewall.conntrack import deletions
-from neutrino.agents.firewall.hybrid import PREFIX, FirewallPlan, RuleRef, build, tap_name
+from neutrino.agents.firewall.hybrid import (PREFIX, FirewallPlan, RuleRef, build,
+                                             normalise_port, tap_name)
 from neutrino.errors import NeutrinoError
 from neutrino.linux import proc
 from neutrino.linux.iptables import IptablesManager
@@ -55,7 +56,7 @@ class FirewallDriver:
 
     def update(self, ports, groups, members) -> FirewallPlan:
         """Make the node's firewall match these ports; returns the new plan."""
-        ports = list(ports)
+        ports = [normalise_port(p) for p in ports]
         plan = build(ports, groups, members, zones=self._known_zones(ports),
                      prefix=self.iptables.prefix, use_ipv6=self.use_ipv6)
         previous = self.plan

@@ -6,9 +6,10 @@ Inputs are plain data, shaped like what the server hands the agent:
   ``ip_address`` or plain strings), ``device_owner``,
   ``port_security_enabled``, ``security_groups``, ``allowed_address_pairs``;
 * groups: security group id -> ``{"stateful": bool, "security_group_rules":
-  [rule dicts with Neutron's fields]}`` (a list of group dicts with ``id``
-  works too);
-* members: security group id -> IPs (and CIDRs) of the ports in that group.
+  [rule dicts with Neutron's fields]}`` (see ``normalise_groups`` for the
+  other shapes accepted);
+* members: security group id -> IPs (and CIDRs) of the ports in that group
+  (fixed IPs and address-pair IPs, as the server collects them).
 
 The output is what Neutron's OVSHybridIptablesFirewallDriver would leave in
 ``iptables-save`` (section 5 of the ML2/OVS reference), the ipsets to create,
@@ -124,16 +125,47 @@ def is_filtered(port: dict) -> bool:
     return port.get("port_security_enabled", True) is not False
 
 
-def _normalise_groups(groups) -> dict[str, dict]:
-    if isinstance(groups, dict):
-        return groups
-    return {g["id"]: g for g in groups or []}
+def normalise_port(port: dict) -> dict:
+    """The port with ``id`` set, also from a device dict (``port_id``/``device``)."""
+    pid = port.get("id") or port.get("port_id") or port.get("device")
+    if not pid:
+        raise NeutrinoError(f"port without id: {port!r}")
+    if pid == port.get("id"):
+        return port
+    return dict(port, id=pid)
+
+
+def normalise_groups(groups) -> dict[str, dict]:
+    """sg id -> {"stateful", "security_group_rules"}.
+
+    Accepts that mapping, a list of group dicts with ``id``, or Neutron's
+    agent shape ``{sg_id: [rules]}`` (stateful unless a rule says otherwise).
+    """
+    if not isinstance(groups, dict):
+        groups = {g["id"]: g for g in groups or []}
+    out = {}
+    for sg_id, group in groups.items():
+        if isinstance(group, dict):
+            out[sg_id] = group
+        else:
+            rules = list(group)
+            stateful = all(r.get("stateful", True) is not False for r in rules)
+            out[sg_id] = {"stateful": stateful, "security_group_rules": rules}
+    return out
+
+
+def member_ips(value) -> list[str]:
+    """IPs of a group's members: a list of IPs or (ip, mac) pairs, or Neutron's
+    ``{"IPv4": [...], "IPv6": [...]}``."""
+    if isinstance(value, dict):
+        value = [ip for ips in value.values() for ip in ips or []]
+    return [m[0] if isinstance(m, (list, tuple)) else m for m in value or []]
 
 
 class _Builder:
     def __init__(self, ports, groups, members, zones, prefix, use_ipv6):
-        self.ports = sorted(ports, key=lambda p: p["id"])
-        self.groups = _normalise_groups(groups)
+        self.ports = sorted((normalise_port(p) for p in ports), key=lambda p: p["id"])
+        self.groups = normalise_groups(groups)
         self.members = members or {}
         self.rs = new_ruleset(prefix, COMPUTE_WRAPPED, use_ipv6)
         filtered = [p["id"] for p in self.ports if is_filtered(p) and not is_trusted(p)]
@@ -316,7 +348,7 @@ class _Builder:
                  "port_range_max": client, "dest_ip_prefix": d} for d in dests]
 
     def _member_set(self, sg_id: str, fam: str) -> IpSet | None:
-        members = canonical_members(self.members.get(sg_id) or [],
+        members = canonical_members(member_ips(self.members.get(sg_id)),
                                     "inet" if fam == "ipv4" else "inet6")
         if not members:
             return None

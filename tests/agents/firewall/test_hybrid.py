@@ -253,3 +253,16 @@ def test_same_input_same_output():
     a = build([port(), port(PEER_ID, "10.0.0.6")], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
     b = build([port(PEER_ID, "10.0.0.6"), port()], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
     assert a.ruleset.render("ipv4") == b.ruleset.render("ipv4")
+
+
+def test_neutron_agent_shapes_are_accepted():
+    device = dict(port(), device=PORT_ID, port_id=PORT_ID)
+    del device["id"]
+    rules = DEFAULT_GROUP[SG]["security_group_rules"]
+    plan = build([device], {SG: rules}, {SG: {"IPv4": [("10.0.0.5", "fa:16:3e:99:44:9e")],
+                                               "IPv6": []}})
+    expected = build([port()], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
+    assert plan.ruleset.render("ipv4") == expected.ruleset.render("ipv4")
+    assert plan.ipsets == expected.ipsets
+    stateless = build([device], {SG: [dict(r, stateful=False) for r in rules]}, {})
+    assert "CT --notrack" in stateless.ruleset.render("ipv4")

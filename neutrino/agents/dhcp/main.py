@@ -10,8 +10,13 @@ import socket
 from neutrino.errors import NeutrinoError
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise NeutrinoError(message)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="neutrino agent dhcp",
+    parser = _Parser(prog="neutrino agent dhcp",
                                      description="DHCP agent: dnsmasq per network, Neutron style")
     parser.add_argument("--host", default=socket.gethostname(), help="this node's name")
     parser.add_argument("--transport-url", required=True,

@@ -169,6 +169,28 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         assert lease(lab, c2)["ip"] == "10.77.0.12"
         assert dnsmasq.running_pid(pid_file) == pid
 
+        # A new subnet changes the command line: dnsmasq is restarted.
+        sub2 = str(uuid.uuid4())
+        network["subnets"].append({"id": sub2, "cidr": "10.78.0.0/24", "ip_version": 4,
+                                   "enable_dhcp": True, "gateway_ip": "10.78.0.1"})
+        dhcp_port["fixed_ips"].append({"subnet_id": sub2, "ip_address": "10.78.0.2"})
+        notifier.notify("dhcp_agent", "subnet_create_end", {"subnet": {"id": sub2,
+                                                                       "network_id": net_id}})
+        wait_until(lambda: dnsmasq.running_pid(pid_file) not in (None, pid), 5, "restart")
+        pid = dnsmasq.running_pid(pid_file)
+        assert f"--dhcp-range=set:subnet-{sub2},10.78.0.0,static,255.255.255.0,86400s" \
+            in dnsmasq.cmdline_of(pid)
+        assert sorted(ip.addr_list(tap, qdhcp))[:2] == ["10.77.0.2/24", "10.78.0.2/24"]
+
+        # A restarted agent adopts the running dnsmasq instead of restarting it.
+        agent.stop()
+        agent = DhcpAgent("controller", url, state, driver=DhcpDriver(
+            ovs_db=f"unix:{ovs_daemons.db_sock(lab['rundir'])}", node_netns=lab["node"]),
+            report_interval=1, resync_interval=1000)
+        agent.start()
+        assert agent.synced.wait(30)
+        assert dnsmasq.running_pid(pid_file) == pid
+
         # A killed dnsmasq is back within about a second.
         os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()

@@ -1,0 +1,89 @@
+"""One real lab (server, agents, OVS per node) shared by the end-to-end tests.
+
+The lab has a random name and lives under /tmp, so it cannot collide with a
+lab a user left running; it is always taken down, even when a test fails.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from neutrino.lab import instances, lifecycle, node, services, teardown
+from neutrino.lab.layout import Lab
+
+
+class Cloud:
+    """A running lab seen the way a test wants it: API, nodes, instances."""
+
+    def __init__(self, lab: Lab, info: dict):
+        self.lab = lab
+        self.api = httpx.Client(base_url=info["endpoint"], timeout=15)
+
+    # -- API ------------------------------------------------------------------
+    def create(self, collection: str, **body) -> dict:
+        singular = collection[:-1]
+        resp = self.api.post(f"/v2.0/{collection}", json={singular: body})
+        assert resp.status_code == 201, resp.text
+        return resp.json()[singular]
+
+    def get(self, collection: str, ident: str) -> dict | None:
+        resp = self.api.get(f"/v2.0/{collection}/{ident}")
+        return resp.json()[collection[:-1]] if resp.status_code == 200 else None
+
+    def network(self, name: str, cidr: str) -> dict:
+        net = self.create("networks", name=name)
+        self.create("subnets", network_id=net["id"], cidr=cidr, ip_version=4)
+        return net
+
+    # -- processes --------------------------------------------------------------
+    def on_node(self, host: str, *cmd: str, check: bool = True) -> str:
+        out = subprocess.run(node.exec_argv(self.lab, host, list(cmd)),
+                             capture_output=True, text=True, timeout=60)
+        if check:
+            assert out.returncode == 0, f"{host}: {cmd}: {out.stderr}"
+        return out.stdout
+
+    def in_vm(self, name: str, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(instances.exec_argv(self.lab, name, list(cmd)),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def boot(self, name: str, network: str, host: str) -> dict:
+        return instances.create(self.lab, name, network, host=host, say=lambda text: None)
+
+    def lease(self, name: str, timeout: float = 20) -> str:
+        """The address the instance's DHCP client configured on eth0."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.in_vm(name, "ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout
+            found = re.search(r"inet (\S+)/", out)
+            if found:
+                return found.group(1)
+            time.sleep(0.1)
+        raise AssertionError(f"{name} got no DHCP lease in {timeout} s")
+
+    def ping(self, src: str, dst_ip: str, count: int = 3) -> bool:
+        return self.in_vm(src, "ping", "-c", str(count), "-i", "0.2", "-W", "2",
+                          dst_ip).returncode == 0
+
+    def pid(self, key: str) -> int:
+        return services.read_pids(self.lab)[key]
+
+    def restart_missing(self) -> None:
+        """What `neutrino lab up` does on a running lab: start what died."""
+        lifecycle.up(self.lab, computes=2, say=lambda text: None)
+
+
+@pytest.fixture(scope="session")
+def cloud():
+    name = f"e{secrets.token_hex(4)}"
+    lab = Lab.locate(name, f"/tmp/nlab-{name}")
+    try:
+        info = lifecycle.up(lab, computes=2, say=print)
+        yield Cloud(lab, info)
+    finally:
+        teardown.down(lab)

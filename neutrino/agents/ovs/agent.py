@@ -132,7 +132,7 @@ class Agent:
             if resync:
                 self.reconciler.forget_all()
             try:
-                result = self.reconciler.run()
+                result = self.reconciler.run(verify=resync or item is None)
                 self.passes += 1
                 if result.changed or result.devices_up or result.devices_down:
                     LOG.info("pass %d: %d OVSDB edits, +%d/-%d flows, up %s, down %s",

@@ -47,6 +47,7 @@ class RecordingDriver:
         self.snap = snapshot or ovs.Snapshot()
         self.flows: dict[str, dict[tuple, Flow]] = {}
         self.calls: list[tuple] = []
+        self.dumps = 0
         self._ofports = itertools.count(1)
 
     # -- the driver interface
@@ -57,6 +58,7 @@ class RecordingDriver:
     def dump_flows(self, bridge: str, table: int | None = None) -> list[Flow]:
         if bridge not in self.snap.bridges:
             raise NeutrinoError(f"no bridge {bridge}")
+        self.dumps += 1
         flows = self.flows.get(bridge, {}).values()
         return [f for f in flows if table is None or f.table == table]
 
@@ -81,6 +83,11 @@ class RecordingDriver:
 
     def unplug(self, name: str) -> None:
         self._edit(ovs.DelPort(self.snap.ports[name].bridge, name))
+
+    def delete_bridge(self, name: str) -> None:
+        for port in self.snap.bridges.pop(name).ports:
+            del self.snap.ports[port]
+        self.flows.pop(name, None)
 
     def restart_vswitchd(self) -> None:
         self.flows.clear()

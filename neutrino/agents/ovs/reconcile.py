@@ -15,6 +15,7 @@ from neutrino.agents.ovs import br_int, desired
 from neutrino.agents.ovs.differ import flow_changes, ovsdb_edits
 from neutrino.agents.ovs.state import AgentConfig
 from neutrino.agents.ovs.vlans import LocalVlans
+from neutrino.linux import ovs
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Reconciler:
         self.reported_down: set[str] = set()
         self.device_count = 0
         self._started = False
+        self._written: dict[str, list] = {}   # bridge -> flows this agent last made true
 
     # -- inputs from events
     def forget_port(self, port_id: str) -> None:
@@ -125,7 +127,10 @@ class Reconciler:
         for details in answer:
             self.devices[details["device"]] = details
 
-    def run(self) -> PassResult:
+    def run(self, verify: bool = True) -> PassResult:
+        """One pass. ``verify`` dumps every bridge's flows to catch drift;
+        without it a bridge whose flows this agent wrote is diffed against
+        what it wrote (an event pass then costs no dump at all)."""
         result = PassResult()
         snap = self.driver.snapshot()
         if not self._started:
@@ -136,6 +141,9 @@ class Reconciler:
                                self.remotes, self.cookie)
         edits = ovsdb_edits(want, snap)
         if edits:
+            for edit in edits:
+                if isinstance(edit, ovs.AddBridge):
+                    self._written.pop(edit.name, None)
             self.driver.apply_ovsdb(edits)
             result.edits = len(edits)
             snap = self.driver.snapshot()
@@ -145,11 +153,15 @@ class Reconciler:
         for bridge, flows in want.flows.items():
             if bridge not in snap.bridges:
                 continue
-            changes = flow_changes(flows, self.driver.dump_flows(bridge))
+            written = None if verify else self._written.get(bridge)
+            actual = written if written is not None else self.driver.dump_flows(bridge)
+            changes = flow_changes(flows, actual)
             if changes:
+                self._written.pop(bridge, None)
                 self.driver.apply_flows(bridge, changes)
                 result.flows_added += len(changes.add)
                 result.flows_deleted += len(changes.delete)
+            self._written[bridge] = list(flows)
         self.device_count = len(want.bindings)
         self._report(want, snap, result)
         return result

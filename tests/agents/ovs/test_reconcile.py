@@ -234,3 +234,26 @@ def test_vanished_tunnel_endpoint_port_is_removed(config, server):
     driver._edit(ovs.AddPort("br-tun", "vxlan-0aa80763", "vxlan", {"remote_ip": "10.168.7.99"}))
     rec.run()
     assert "vxlan-0aa80763" not in driver.snapshot().ports
+
+
+def test_event_pass_diffs_against_what_it_wrote_and_verify_pass_dumps(config, server):
+    driver, rec = started(config, server)
+    dumps = driver.dumps
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    canary = flows_of(driver, "br-int", 23)[0]
+    dumps = driver.dumps
+    del driver.flows["br-int"][canary.key]          # drift nobody told us about
+    result = rec.run(verify=False)
+    assert result.devices_up == [port] and driver.dumps == dumps
+    assert rec.canary_missing()                      # not noticed without a dump
+    rec.run(verify=True)
+    assert not rec.canary_missing()
+
+
+def test_recreated_bridge_gets_its_flows_back_on_an_event_pass(config, server):
+    driver, rec = started(config, server)
+    driver.delete_bridge("br-tun")
+    rec.run(verify=False)
+    assert matches(driver, "br-tun", 22) == [(0, "", "drop")]
+    assert {"patch-int", "vxlan-0aa8070c"} <= set(driver.snapshot().ports)

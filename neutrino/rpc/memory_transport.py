@@ -12,7 +12,7 @@ import uuid
 from collections import deque
 from typing import Callable, Optional
 
-from neutrino.rpc.transport import FANOUT, QUEUE, REPLY, Binding, OnMessage, encode
+from neutrino.rpc.transport import FANOUT, REPLY, Binding, OnMessage, encode
 
 LOG = logging.getLogger(__name__)
 
@@ -127,4 +127,3 @@ class MemoryDriver:
         """Nothing to release: the broker lives as long as the process."""
 
 
-__all__ = ["MemoryDriver", "QUEUE", "REPLY", "FANOUT"]

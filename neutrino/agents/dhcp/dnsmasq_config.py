@@ -134,7 +134,8 @@ def opts_file(network: dict, subnets: list[dict]) -> str:
         lines.append(f"{tag},option:router,{gateway}" if gateway else f"{tag},option:router")
     for port in sorted(network.get("ports", []), key=lambda p: p["id"]):
         for opt in _v4_extra_opts(port):
-            lines.append(f"tag:port-{port['id']},{_option(str(opt['opt_name']))},{opt['opt_value']}")
+            name = _option(str(opt["opt_name"]))
+            lines.append(f"tag:port-{port['id']},{name},{opt['opt_value']}")
     return "".join(f"{line}\n" for line in lines)
 
 

@@ -69,7 +69,8 @@ def test_command_line_is_neutrons(tmp_path):
 def test_dns_routes_and_extra_options():
     net = network()
     net["subnets"][0].update(dns_nameservers=["192.0.2.53", "192.0.2.54"],
-                             host_routes=[{"destination": "172.16.0.0/16", "nexthop": "10.11.11.9"}])
+                             host_routes=[{"destination": "172.16.0.0/16",
+                                           "nexthop": "10.11.11.9"}])
     net["subnets"].append({"id": SUB2, "cidr": "10.22.0.0/24", "ip_version": 4,
                            "enable_dhcp": False, "gateway_ip": None})
     net["ports"][1]["extra_dhcp_opts"] = [{"opt_name": "tftp-server", "opt_value": "10.0.0.9"},

@@ -11,7 +11,8 @@ SUB = "0b1a7c2e-3d4f-4a5b-8c6d-7e8f9a0b1c2d"
 
 def plan_in(state_dir):
     port = {"id": "3e399bf2-31aa-4bde-9f00-111111111111", "mac_address": "fa:16:3e:00:00:02",
-            "device_owner": "network:dhcp", "fixed_ips": [{"subnet_id": SUB, "ip_address": "10.0.0.2"}]}
+            "device_owner": "network:dhcp",
+            "fixed_ips": [{"subnet_id": SUB, "ip_address": "10.0.0.2"}]}
     net = {"id": NET, "mtu": 1450, "ports": [port],
            "subnets": [{"id": SUB, "cidr": "10.0.0.0/24", "enable_dhcp": True, "gateway_ip": None}]}
     return cfg.build_plan(net, port, str(state_dir))

@@ -176,7 +176,7 @@ def _wait_active(api: LabApi, port_id: str, timeout: float) -> bool:
         if port and port.get("status") == "ACTIVE":
             return True
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        delay = min(delay * 1.5, 0.05)
     return False
 
 

@@ -1,0 +1,215 @@
+"""Benchmarks of the lab (issue 3): prints numbers, asserts nothing.
+
+    .venv/bin/python bench/lab.py [--instances 20] [--rounds 3]
+
+* `lab up` wall time for controller + 2 computes (fresh lab, several rounds);
+* instance create -> port ACTIVE, -> DHCP lease, -> first ping (to the DHCP
+  port, across VXLAN): p50/p99 over N instances created one after another and
+  N created at once;
+* memory of the whole lab with the demo's instances running (sum of PSS, and
+  of peak RSS, over every process of the lab);
+* TCP throughput vm1 -> vm2 across VXLAN beside a bare veth pair.
+
+Each run uses its own randomly named lab under /tmp and takes it down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from neutrino.lab import instances, lifecycle, teardown  # noqa: E402
+from neutrino.lab.api import LabApi  # noqa: E402
+from neutrino.lab.layout import Lab  # noqa: E402
+from neutrino.linux import ip  # noqa: E402
+
+
+def new_lab() -> Lab:
+    name = f"bn{secrets.token_hex(3)}"
+    return Lab.locate(name, f"/tmp/nlab-{name}")
+
+
+def quiet(_text: str) -> None:
+    pass
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def machine() -> str:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {cpu}, kernel {platform.release()}"
+
+
+def bench_lab_up(rounds: int) -> None:
+    times = []
+    for _ in range(rounds):
+        lab = new_lab()
+        try:
+            t0 = time.monotonic()
+            lifecycle.up(lab, computes=2, say=quiet)
+            times.append(time.monotonic() - t0)
+        finally:
+            teardown.down(lab)
+    print(f"lab up (controller + 2 computes, server and 4 agents alive): "
+          f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
+          f"max {max(times):.2f} s over {rounds} rounds (target <= 10 s)")
+
+
+def ping_once(netns: str, address: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "0.2", address],
+                          capture_output=True).returncode == 0
+
+
+def boot_and_time(lab: Lab, name: str, network: str, host: str, target: str) -> dict:
+    """Seconds from the create call to port ACTIVE (create returns once Nova's
+    wait for the vif is over), to the DHCP lease, and to the first ping."""
+    t0 = time.monotonic()
+    inst = instances.create(lab, name, network, host=host, say=quiet)
+    active = time.monotonic() - t0
+    while not instances.lease(lab, name):
+        if time.monotonic() - t0 > 30:
+            raise RuntimeError(f"{name}: no lease in 30 s")
+        time.sleep(0.005)
+    leased = time.monotonic() - t0
+    while not ping_once(inst["netns"], target):
+        if time.monotonic() - t0 > 30:
+            raise RuntimeError(f"{name}: no ping in 30 s")
+    return {"active": active, "lease": leased, "ping": time.monotonic() - t0}
+
+
+def report(kind: str, rows: list[dict]) -> None:
+    for key, label in (("active", "port ACTIVE"), ("lease", "DHCP lease"), ("ping", "first ping")):
+        values = [r[key] for r in rows]
+        print(f"  {kind:<12} create -> {label:<12} p50 {pct(values, .5) * 1000:6.0f} ms"
+              f"   p99 {pct(values, .99) * 1000:6.0f} ms   (n={len(values)})")
+
+
+def bench_instances(count: int) -> None:
+    lab = new_lab()
+    try:
+        info = lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi(info["endpoint"])
+        net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
+        api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
+                                                       "cidr": "10.20.0.0/22", "ip_version": 4}})
+        dhcp_ip = "10.20.0.2"
+        hosts = ("compute01", "compute02")
+        print(f"instance boot timings, {count} instances each way (ping target: the DHCP port"
+              f" on the controller, across VXLAN):")
+        seq = [boot_and_time(lab, f"s{i}", "bench", hosts[i % 2], dhcp_ip) for i in range(count)]
+        report("one by one", seq)
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", "bench", hosts[i % 2],
+                                                        dhcp_ip), range(count)))
+        report("all at once", par)
+        api.close()
+    finally:
+        teardown.down(lab)
+
+
+def memory_of(pids: set[int]) -> tuple[float, float, int]:
+    pss = hwm = 0
+    seen = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        hwm += int(line.split()[1])
+            seen += 1
+        except OSError:
+            continue
+    return pss / 1024, hwm / 1024, seen
+
+
+def iperf(client_ns: str, server_ns: str, address: str) -> float:
+    server = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        out = subprocess.run(["ip", "netns", "exec", client_ns, "iperf3", "-c", address,
+                              "-t", "3", "-J"], capture_output=True, text=True, timeout=30)
+        return json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
+    finally:
+        server.kill()
+        server.wait()
+
+
+def bench_memory_and_throughput() -> None:
+    lab = new_lab()
+    try:
+        info = lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi(info["endpoint"])
+        net = api._call("POST", "/v2.0/networks", {"network": {"name": "private"}})["network"]
+        api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
+                                                       "cidr": "10.11.11.0/24", "ip_version": 4}})
+        api.close()
+        for name, host in (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01")):
+            instances.create(lab, name, "private", host=host, say=quiet)
+        for name in ("vm1", "vm2", "vm3"):
+            while not instances.lease(lab, name):
+                time.sleep(0.05)
+        vm1, vm2 = instances.load(lab, "vm1"), instances.load(lab, "vm2")
+        gbits = iperf(vm1["netns"], vm2["netns"], instances.lease(lab, "vm2")["ip"])
+        pss, hwm, count = memory_of(teardown.lab_pids(lab))
+        print(f"memory of the lab with the demo running ({count} processes: server, redis,"
+              f" 4 agents, 3x ovsdb-server + ovs-vswitchd, dnsmasq, DHCP clients):"
+              f" PSS {pss:.0f} MB, sum of peak RSS {hwm:.0f} MB (target <= 400 MB)")
+    finally:
+        teardown.down(lab)
+    a, b = f"nt-bv-{secrets.token_hex(3)}", f"nt-bw-{secrets.token_hex(3)}"
+    try:
+        ip.netns_add(a)
+        ip.netns_add(b)
+        ip.veth_add("v0", "v1", netns=a, peer_netns=b)
+        ip.addr_add("v0", "10.99.0.1/24", netns=a)
+        ip.addr_add("v1", "10.99.0.2/24", netns=b)
+        ip.link_set("v0", netns=a, up=True)
+        ip.link_set("v1", netns=b, up=True)
+        bare = iperf(a, b, "10.99.0.2")
+    finally:
+        ip.netns_delete(a)
+        ip.netns_delete(b)
+    print(f"TCP throughput vm1 -> vm2 across VXLAN (qbr + userspace OVS + VXLAN, MTU 1450):"
+          f" {gbits:.2f} Gbit/s; bare veth pair: {bare:.2f} Gbit/s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("up", "boot", "memory"))
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    if args.only in (None, "up"):
+        bench_lab_up(args.rounds)
+    if args.only in (None, "boot"):
+        bench_instances(args.instances)
+    if args.only in (None, "memory"):
+        bench_memory_and_throughput()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -141,7 +141,8 @@ def test_redis_round_trip_is_a_few_ms(redis_server):
     samples.sort()
     p50, p99 = samples[100] * 1000, samples[198] * 1000
     print(f"redis+socket call round trip: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    assert p50 < 20
+    # About 4 ms on an idle 2-core machine; the bound leaves room for a loaded one.
+    assert p50 < 50
 
 
 def test_survives_a_redis_restart(redis_server):

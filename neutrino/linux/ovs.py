@@ -227,10 +227,15 @@ class Ovsdb:
         self._api = None
 
     def start(self) -> None:
+        quiet = logging.getLogger(idlutils.__name__)
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)      # our own error below says it once
         try:
             helper = idlutils.get_schema_helper(self.remote, "Open_vSwitch")
         except Exception as exc:
             raise NeutrinoError(f"cannot reach OVSDB at {self.remote}: {exc}") from None
+        finally:
+            quiet.setLevel(level)
         for table, columns in COLUMNS.items():
             helper.register_columns(table, columns)
         idl = _WatchingIdl(self.remote, helper)

@@ -31,7 +31,7 @@ def device_ports(config: AgentConfig, snap: Snapshot):
                    if p.iface_id and p.name not in own), key=lambda p: p.name)
 
 
-def _wireable(config: AgentConfig, details: dict) -> bool:
+def wireable(config: AgentConfig, details: dict) -> bool:
     if details.get("no_such_port") or not details.get("admin_state_up", True):
         return False
     if details.get("binding_vif_type", "ovs") != "ovs":
@@ -84,6 +84,28 @@ def compute(config: AgentConfig, snap: Snapshot, devices: dict, vlans: LocalVlan
             remotes, cookie: int) -> DesiredState:
     """``devices`` maps port id -> details dict, absent when not (yet) known."""
     want = DesiredState()
+    _infrastructure(want, config, remotes)
+    nets: dict[str, dict] = {}
+    int_flows = br_int.base_flows(cookie)
+    for port in device_ports(config, snap):
+        binding, net = _bind(config, port, devices.get(port.iface_id), vlans)
+        want.bindings[port.name] = binding
+        if net is not None:
+            nets.setdefault(binding.network_id, net)
+        if port.ofport <= 0:
+            continue
+        if binding.tag == DEAD_VLAN_TAG:
+            int_flows += br_int.dead_port_flows(cookie, port.ofport)
+        elif devices.get(port.iface_id):
+            guard = protected(devices[port.iface_id], port.ofport)
+            if guard is not None:
+                int_flows += br_int.spoofing_flows(cookie, guard)
+    _network_flows(want, config, snap, nets, vlans, cookie, int_flows)
+    return want
+
+
+def _infrastructure(want: DesiredState, config: AgentConfig, remotes) -> None:
+    """Bridges, patch pairs and the VXLAN full mesh."""
     int_br, tun_br = config.integration_bridge, config.tunnel_bridge
     for name in (int_br, tun_br, *config.bridge_mappings.values()):
         want.bridges[name] = BridgeSpec(name, config.datapath_type)
@@ -102,42 +124,37 @@ def compute(config: AgentConfig, snap: Snapshot, devices: dict, vlans: LocalVlan
         want.ports[name] = PortSpec(tun_br, name, "vxlan",
                                     br_tun.tunnel_options(config.local_ip, remote))
 
-    nets: dict[str, dict] = {}
-    int_flows = br_int.base_flows(cookie)
-    for port in device_ports(config, snap):
-        details = devices.get(port.iface_id)
-        if details is None:
-            # Not known yet (server unreachable): leave a bound port as it is.
-            tag = port.tag if port.tag is not None else DEAD_VLAN_TAG
-            keep = {k: v for k, v in port.other_config.items() if k in OTHER_CONFIG_KEYS}
-            net = keep.get("net_uuid") if tag != DEAD_VLAN_TAG else None
-            if net and keep.get("network_type"):
-                vlans.by_network.setdefault(net, tag)
-                nets.setdefault(net, details_from_other_config(keep))
-            want.bindings[port.name] = Binding(port.name, port.iface_id, tag, keep, False, net)
-            if tag == DEAD_VLAN_TAG and port.ofport > 0:
-                int_flows += br_int.dead_port_flows(cookie, port.ofport)
-            continue
-        if not _wireable(config, details):
-            want.bindings[port.name] = Binding(port.name, port.iface_id, DEAD_VLAN_TAG,
-                                               {}, False)
-            if port.ofport > 0:
-                int_flows += br_int.dead_port_flows(cookie, port.ofport)
-            continue
-        net_id = details["network_id"]
-        lvid = vlans.get(net_id)
-        nets[net_id] = details
-        want.bindings[port.name] = Binding(port.name, port.iface_id, lvid,
-                                           other_config(details, lvid), port.ofport > 0,
-                                           net_id)
-        guard = protected(details, port.ofport)
-        if guard is not None and port.ofport > 0:
-            int_flows += br_int.spoofing_flows(cookie, guard)
 
-    tun_ofports = [snap.ofport(p.name) for p in want.ports.values()
-                   if p.type == "vxlan" and snap.ofport(p.name) > 0]
+def _bind(config: AgentConfig, port, details: dict | None,
+          vlans: LocalVlans) -> tuple[Binding, dict | None]:
+    """The port's tag and other_config, and its network's details if it is live."""
+    if details is None:
+        # Not known (server unreachable): a bound port stays as it is.
+        tag = port.tag if port.tag is not None else DEAD_VLAN_TAG
+        keep = {k: v for k, v in port.other_config.items() if k in OTHER_CONFIG_KEYS}
+        net = None
+        if tag != DEAD_VLAN_TAG and keep.get("net_uuid") and keep.get("network_type"):
+            try:
+                net = details_from_other_config(keep)
+            except ValueError:
+                net = None
+        if net is not None and vlans.by_network.setdefault(net["network_id"], tag) == tag:
+            return Binding(port.name, port.iface_id, tag, keep, False, net["network_id"]), net
+        return Binding(port.name, port.iface_id, tag, keep, False), None
+    if not wireable(config, details):
+        return Binding(port.name, port.iface_id, DEAD_VLAN_TAG, {}, False), None
+    lvid = vlans.get(details["network_id"])
+    return Binding(port.name, port.iface_id, lvid, other_config(details, lvid),
+                   port.ofport > 0, details["network_id"]), details
+
+
+def _network_flows(want: DesiredState, config: AgentConfig, snap: Snapshot, nets: dict,
+                   vlans: LocalVlans, cookie: int, int_flows: list) -> None:
+    """br-tun and provider-bridge flows for the networks with ports here."""
+    tun_ofports = sorted(snap.ofport(p.name) for p in want.ports.values()
+                         if p.type == "vxlan" and snap.ofport(p.name) > 0)
     tun_flows = br_tun.base_flows(cookie, snap.ofport(config.tun_peer_patch_port))
-    for ofport in sorted(tun_ofports):
+    for ofport in tun_ofports:
         tun_flows += br_tun.tunnel_port_flows(cookie, ofport)
     phys: dict[str, list[br_int.PhysNet]] = {p: [] for p in config.bridge_mappings}
     for net_id, details in sorted(nets.items()):
@@ -153,9 +170,8 @@ def compute(config: AgentConfig, snap: Snapshot, devices: dict, vlans: LocalVlan
         if snap.ofport(int_name) > 0:
             int_flows += br_int.physical_flows(cookie, snap.ofport(int_name), phys[physnet])
         want.flows[bridge] = br_phys.flows(cookie, snap.ofport(phy_name), phys[physnet])
-    want.flows[int_br] = int_flows
-    want.flows[tun_br] = tun_flows
-    return want
+    want.flows[config.integration_bridge] = int_flows
+    want.flows[config.tunnel_bridge] = tun_flows
 
 
 def networks_in_use(want: DesiredState) -> set[str]:

@@ -72,7 +72,7 @@ class Reconciler:
     def forget_unwired(self) -> None:
         """Ports the server did not know or could not bind are asked again."""
         for port_id, details in list(self.devices.items()):
-            if not desired._wireable(self.config, details):
+            if not desired.wireable(self.config, details):
                 del self.devices[port_id]
 
     # -- the pass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from neutrino.errors import NeutrinoError
@@ -41,19 +42,25 @@ def family_of(ethertype_or_version) -> str:
     raise NeutrinoError(f"unknown address family {ethertype_or_version!r}")
 
 
+@lru_cache(maxsize=65536)
+def _canonical(member: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        net = ipaddress.ip_network(member.strip(), strict=False)
+    except ValueError:
+        raise NeutrinoError(f"not an IP address or CIDR: {member!r}") from None
+    nets = list(net.subnets(new_prefix=1)) if net.prefixlen == 0 else [net]
+    return (family_of(net.version),
+            tuple(str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n)
+                  for n in nets))
+
+
 def canonical_members(members: Iterable[str], family: str | None = None) -> set[str]:
     """Members as ipset prints them: network address, no /32 or /128, /0 split."""
     out: set[str] = set()
     for member in members:
-        try:
-            net = ipaddress.ip_network(str(member).strip(), strict=False)
-        except ValueError:
-            raise NeutrinoError(f"not an IP address or CIDR: {member!r}") from None
-        if family and family_of(net.version) != family:
-            continue
-        nets = list(net.subnets(new_prefix=1)) if net.prefixlen == 0 else [net]
-        for n in nets:
-            out.add(str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n))
+        fam, entries = _canonical(str(member))
+        if family is None or fam == family:
+            out.update(entries)
     return out
 
 

@@ -25,6 +25,7 @@ import difflib
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 from neutrino.errors import CommandFailed, NeutrinoError
@@ -94,6 +95,7 @@ _MAC = re.compile(r"(--mac-source) (\S+)")
 _BARE_COMMENT = re.compile(r'(--comment) "([^"\s\\]*)"')
 
 
+@lru_cache(maxsize=65536)
 def rule_key(rule: str) -> str:
     """A comparison key that ignores the case of MAC addresses, the quotes
     around a one-word comment and repeated blanks (regexes, not shlex: this
@@ -283,6 +285,8 @@ def parse_save(text: str) -> dict[str, SavedTable]:
 
 def _diff_owned_chain(chain: str, old: list[str], new: list[str]) -> list[str]:
     """-D/-I/-A commands that turn ``old`` into ``new``, keeping equal rules."""
+    if old == new:
+        return []
     old_keys = [rule_key(r) for r in old]
     new_keys = [rule_key(r) for r in new]
     if old_keys == new_keys:

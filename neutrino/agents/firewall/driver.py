@@ -54,22 +54,34 @@ class FirewallDriver:
                         self._zones[taps[match.group(1)]] = int(match.group(2))
         return self._zones
 
-    def update(self, ports, groups, members) -> FirewallPlan:
-        """Make the node's firewall match these ports; returns the new plan."""
+    def update(self, ports, groups, members, verify: bool = False) -> FirewallPlan:
+        """Make the node's firewall match these ports; returns the new plan.
+
+        iptables is diffed against the kernel (iptables-save) when the wanted
+        ruleset differs from the last one applied, or always with ``verify``
+        (the agent's periodic resync passes it, to repair drift). A change of
+        group members alone is then one ipset batch.
+        """
         ports = [normalise_port(p) for p in ports]
         plan = build(ports, groups, members, zones=self._known_zones(ports),
                      prefix=self.iptables.prefix, use_ipv6=self.use_ipv6)
         previous = self.plan
         self.ipsets.apply(plan.ipsets)
-        self.iptables.apply(plan.ruleset)
-        stale = [name for name in self.ipsets.list_sets()
-                 if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
-        self.ipsets.destroy(stale)
+        if verify or previous is None or _rendered(previous) != _rendered(plan):
+            self.iptables.apply(plan.ruleset)
+        if verify or previous is None or previous.ipsets.keys() != plan.ipsets.keys():
+            stale = [name for name in self.ipsets.list_sets()
+                     if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
+            self.ipsets.destroy(stale)
         self._zones = dict(plan.zones)
         self.plan = plan
         if self.flush_conntrack and previous is not None:
             self._forget_connections(previous, plan)
         return plan
+
+    def resync(self, ports, groups, members) -> FirewallPlan:
+        """``update`` that re-reads the kernel whatever was applied before."""
+        return self.update(ports, groups, members, verify=True)
 
     def _forget_connections(self, before: FirewallPlan, after: FirewallPlan) -> None:
         """Delete the conntrack entries a removed rule or member let in (see
@@ -94,6 +106,10 @@ class FirewallDriver:
         if self.plan is None:
             return []
         return [rule_dict(ref) for ref in self.plan.port_rules.get(port_id, [])]
+
+
+def _rendered(plan: FirewallPlan) -> list[str]:
+    return [plan.ruleset.render(family) for family in plan.ruleset.families]
 
 
 def rule_dict(ref: RuleRef) -> dict:

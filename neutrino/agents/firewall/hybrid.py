@@ -167,6 +167,7 @@ class _Builder:
         self.ports = sorted((normalise_port(p) for p in ports), key=lambda p: p["id"])
         self.groups = normalise_groups(groups)
         self.members = members or {}
+        self._sets: dict[tuple[str, str], IpSet | None] = {}
         self.rs = new_ruleset(prefix, COMPUTE_WRAPPED, use_ipv6)
         filtered = [p["id"] for p in self.ports if is_filtered(p) and not is_trusted(p)]
         self.zones = allocate_zones(filtered, zones)
@@ -348,11 +349,13 @@ class _Builder:
                  "port_range_max": client, "dest_ip_prefix": d} for d in dests]
 
     def _member_set(self, sg_id: str, fam: str) -> IpSet | None:
-        members = canonical_members(member_ips(self.members.get(sg_id)),
-                                    "inet" if fam == "ipv4" else "inet6")
-        if not members:
-            return None
-        return IpSet("inet" if fam == "ipv4" else "inet6", members)
+        """The ipset of a remote group (computed once per build, not per port)."""
+        key = (sg_id, fam)
+        if key not in self._sets:
+            family = "inet" if fam == "ipv4" else "inet6"
+            members = canonical_members(member_ips(self.members.get(sg_id)), family)
+            self._sets[key] = IpSet(family, members) if members else None
+        return self._sets[key]
 
     def _group_rules(self, port, fam, direction, chain):
         pid = port["id"]

@@ -98,3 +98,15 @@ def test_connections_are_forgotten_only_when_something_was_taken_away(monkeypatc
                            ["-f", "ipv4", "-w", "4097", "-s", "10.0.0.7"]]
     drv.update([], {}, {})
     assert deleted[3:] == [["-f", "ipv4", "-w", "4097"], ["-f", "ipv6", "-w", "4097"]]
+
+
+def test_member_change_alone_is_one_ipset_batch_and_resync_rereads_the_kernel():
+    rec = Recorder()
+    drv = driver(rec)
+    drv.update([port()], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
+    rec.calls.clear()
+    drv.update([port()], DEFAULT_GROUP, {SG: ["10.0.0.5", "10.0.0.6"]})
+    assert rec.names() == ["ipset save", "ipset restore"]
+    rec.calls.clear()
+    drv.resync([port()], DEFAULT_GROUP, {SG: ["10.0.0.5", "10.0.0.6"]})
+    assert "iptables-save" in rec.names() and "ip6tables-save" in rec.names()

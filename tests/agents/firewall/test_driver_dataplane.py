@@ -184,6 +184,18 @@ def test_reapplying_the_same_state_changes_nothing(lab, driver):
     assert any(f"--physdev-out {tap} --physdev-is-bridged" in ln for ln in before[0])
 
 
+def test_resync_repairs_rules_removed_behind_its_back(lab, driver):
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
+    members = {"default": ["10.0.0.1", "10.0.0.2"]}
+    driver.update(ports, DEFAULT, members)
+    sg_chain = f"{PREFIX}-i{lab.ports[1]['id'][:10]}"
+    sh("iptables", "-w", "-F", sg_chain, netns=lab.compute)
+    sh("iptables", "-w", "-A", sg_chain, "-j", "DROP", netns=lab.compute)
+    assert not lab.ping(0, 1)
+    driver.resync(ports, DEFAULT, members)
+    assert lab.ping(0, 1)
+
+
 def test_stateful_replies_and_a_new_rule_in_one_apply(lab, driver):
     groups = {"open": group(rule("eg1", "egress"),
                             rule("icmp-in", "ingress", protocol="icmp",

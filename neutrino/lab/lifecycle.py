@@ -123,7 +123,9 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
             step(f"server answers at {info['endpoint']}")
             if agents:
                 want = expected_agents(nodes)
-                services.wait_for(lambda: not missing_agents(api, want), timeout,
+                agent_keys = [k for k in pids if k.startswith("agent-")]
+                services.wait_for(lambda: not any(_died(pids, k, lab) for k in agent_keys)
+                                  and not missing_agents(api, want), timeout,
                                   "agents: " + ", ".join(sorted(f"{t} on {h}" for h, t in want)))
                 step(f"{len(want)} agents alive")
         finally:
@@ -134,9 +136,18 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
 
 
 def _died(pids: dict, key: str, lab: Lab) -> bool:
+    """False while process ``key`` runs; raises (naming its log) once it died."""
     if services.alive(pids, key):
         return False
-    raise NeutrinoError(f"the {key} process died, see {lab.path('log', key + '.log')}")
+    raise NeutrinoError(f"{key} died during lab up, see its log: {log_path(lab, key)}")
+
+
+def log_path(lab: Lab, key: str) -> str:
+    """The log file of process ``key`` of pids.json (e.g. agent-ovs@compute01)."""
+    if key.startswith("agent-"):
+        kind, _, node = key[len("agent-"):].partition("@")
+        return lab.node_dir(node, "log", f"agent-{kind}.log")
+    return lab.path("log", f"{key}.log")
 
 
 def expected_agents(nodes: list[str]) -> set[tuple[str, str]]:

@@ -175,13 +175,16 @@ class Reconciler:
         if not (result.devices_up or result.devices_down):
             return
         try:
-            self.server.update_device_list(result.devices_up, result.devices_down)
+            reply = self.server.update_device_list(result.devices_up, result.devices_down)
         except Exception as exc:
             LOG.warning("update_device_list failed: %s", exc)
             return
-        self.reported_up = (self.reported_up | set(result.devices_up)) - set(result.devices_down)
-        self.reported_down = (self.reported_down | set(result.devices_down)) - set(
-            result.devices_up)
+        reply = reply if isinstance(reply, dict) else {}
+        # Devices the server could not update are reported again by the next pass.
+        up = set(result.devices_up) - set(reply.get("failed_devices_up") or [])
+        down = set(result.devices_down) - set(reply.get("failed_devices_down") or [])
+        self.reported_up = (self.reported_up | up) - down
+        self.reported_down = (self.reported_down | down) - up
 
     def report_unplugged(self) -> None:
         """After a resync: ports bound here but not plugged are DOWN."""

@@ -257,3 +257,16 @@ def test_recreated_bridge_gets_its_flows_back_on_an_event_pass(config, server):
     rec.run(verify=False)
     assert matches(driver, "br-tun", 22) == [(0, "", "drop")]
     assert {"patch-int", "vxlan-0aa8070c"} <= set(driver.snapshot().ports)
+
+
+def test_device_the_server_failed_to_update_is_reported_again(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    answer = server.update_device_list
+    server.update_device_list = lambda up, down: {**answer(up, down),
+                                                  "failed_devices_up": list(up)}
+    assert rec.run().devices_up == [port]
+    server.update_device_list = answer
+    assert rec.run().devices_up == [port]
+    assert rec.run().devices_up == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 from neutrino.agents.firewall.conntrack import deletions
 from neutrino.agents.firewall.hybrid import (PREFIX, FirewallPlan, RuleRef, build,
@@ -39,6 +40,7 @@ class FirewallDriver:
         self.flush_conntrack = flush_conntrack
         self.plan: FirewallPlan | None = None
         self._zones: dict[str, int] | None = None
+        self._lock = threading.Lock()
 
     def _known_zones(self, ports) -> dict[str, int]:
         """Zones in use; on the first call read back from the raw table, so an
@@ -62,13 +64,23 @@ class FirewallDriver:
         (the agent's periodic resync passes it, to repair drift). A change of
         group members alone is then one ipset batch.
         """
-        ports = [normalise_port(p) for p in ports]
+        with self._lock:
+            try:
+                return self._update([normalise_port(p) for p in ports], groups, members,
+                                    verify)
+            except Exception:
+                self.plan = None  # unknown kernel state: the next update re-reads it
+                raise
+
+    def _update(self, ports, groups, members, verify) -> FirewallPlan:
         plan = build(ports, groups, members, zones=self._known_zones(ports),
                      prefix=self.iptables.prefix, use_ipv6=self.use_ipv6)
         previous = self.plan
         self.ipsets.apply(plan.ipsets)
         if verify or previous is None or _rendered(previous) != _rendered(plan):
-            self.iptables.apply(plan.ruleset)
+            applied = self.iptables.apply(plan.ruleset)
+            LOG.debug("firewall: %d ports, iptables lines applied %s", len(ports),
+                      {fam: len(lines) for fam, lines in applied.items()})
         if verify or previous is None or previous.ipsets.keys() != plan.ipsets.keys():
             stale = [name for name in self.ipsets.list_sets()
                      if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]

@@ -110,3 +110,26 @@ def test_member_change_alone_is_one_ipset_batch_and_resync_rereads_the_kernel():
     rec.calls.clear()
     drv.resync([port()], DEFAULT_GROUP, {SG: ["10.0.0.5", "10.0.0.6"]})
     assert "iptables-save" in rec.names() and "ip6tables-save" in rec.names()
+
+
+def test_a_failed_apply_makes_the_next_update_reread_the_kernel():
+    import pytest
+    from neutrino.errors import CommandFailed
+
+    class Refusing(Recorder):
+        refuse = True
+
+        def __call__(self, cmd, input):
+            if cmd[0] == "iptables-restore" and self.refuse:
+                raise CommandFailed(cmd, 2, "Error occurred at line: 2")
+            return super().__call__(cmd, input)
+
+    rec = Refusing()
+    drv = driver(rec)
+    with pytest.raises(Exception, match="refused line"):
+        drv.update([port()], DEFAULT_GROUP, {})
+    assert drv.plan is None
+    rec.refuse = False
+    rec.calls.clear()
+    drv.update([port()], DEFAULT_GROUP, {})
+    assert "iptables-restore" in rec.names()

@@ -273,12 +273,14 @@ class Ovsdb:
 
 
 class _WatchingIdl(ovs_connection.OvsdbIdl):
+    """The IDL calls ``notify`` on its thread for every row change it applies."""
     owner: Ovsdb | None = None
 
     def notify(self, event, row, updates=None):
         if self.owner is not None:
             table = row._table.name
-            self.owner._notify(table, event, getattr(row, "name", "") if table != "Open_vSwitch" else "")
+            name = "" if table in ("Open_vSwitch", "Manager") else getattr(row, "name", "")
+            self.owner._notify(table, event, name)
 
 
 def _read(tables) -> Snapshot:

@@ -61,7 +61,8 @@ class Node:
                               os.path.join(self.tmp, "log"), netns=self.name)
 
     def start_agent(self):
-        config = AgentConfig(host=self.name, local_ip=self.local_ip)
+        config = AgentConfig(host=self.name, local_ip=self.local_ip,
+                             bridge_mappings={"extnet": "br-ex"})
         self.ovsdb = Ovsdb(f"unix:{self.rundir}/db.sock",
                            on_change=lambda *e: self.agent.on_ovsdb_change(*e))
         self.agent = Agent(config, OvsDriver(self.ovsdb, self.rundir), self.server,
@@ -96,17 +97,25 @@ def lab(server_factory):
             sh(None, "ip", "netns", "add", node.name)
             sh(node.name, "ip", "link", "set", "lo", "up")
         a, b = nodes
-        sh(a.name, "ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0",
-           "netns", b.name)
+        for link in ("ul0", "ex0"):        # tunnel underlay, provider network wire
+            sh(a.name, "ip", "link", "add", link, "type", "veth", "peer", "name", link,
+               "netns", b.name)
         for node in nodes:
-            sh(node.name, "ethtool", "-K", "ul0", "tx", "off")
-            sh(node.name, "ip", "link", "set", "ul0", "up")
+            for link in ("ul0", "ex0"):
+                sh(node.name, "ethtool", "-K", link, "tx", "off")
+                sh(node.name, "ip", "link", "set", link, "up")
             node.start_ovs()
             node.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy",
                        "datapath_type=netdev", "--", "add-port", "br-phy", "ul0")
             sh(node.name, "ip", "addr", "add", f"{node.local_ip}/24", "dev", "br-phy")
             sh(node.name, "ip", "link", "set", "br-phy", "up")
+        # Node a's host set-up made br-ex (the agent adopts it); node b's agent creates it.
+        a.vsctl("add-br", "br-ex", "--", "set", "bridge", "br-ex", "datapath_type=netdev",
+                "--", "add-port", "br-ex", "ex0")
+        for node in nodes:
             node.start_agent()
+        assert wait_for(lambda: "br-ex" in b.vsctl("list-br").split())
+        b.vsctl("add-port", "br-ex", "ex0")
         yield Lab(nodes, server, namespaces)
     finally:
         for node in nodes:
@@ -122,9 +131,9 @@ class Lab:
         self.nodes, self.server, self.namespaces = nodes, server, namespaces
         self.net = server.network(segmentation_id=1707)
 
-    def boot(self, node, ip, name):
+    def boot(self, node, ip, name, net=None):
         """Nova's hybrid plug of a new port into ``node``; returns (port, vm ns)."""
-        port = self.server.port(self.net, ip=ip)
+        port = self.server.port(net or self.net, ip=ip)
         mac = self.server.ports[port]["mac_address"]
         id11 = port[:11]
         vm = f"{node.name}-{name}"
@@ -266,3 +275,20 @@ def test_vswitchd_restart_and_hand_deletions_are_repaired(lab):
        f"--log-file={a.tmp}/log/ovs-vswitchd.log", "--detach", "--no-chdir")
     assert wait_for(lambda: len(_flow_ids(a)["br-int"]) == len(before["br-int"]), timeout=10)
     assert wait_for(lambda: ping(vm1, "10.0.0.42", count=1, wait=1).rc == 0, timeout=10)
+
+
+def test_flat_network_through_provider_bridges(lab):
+    a, b = lab.nodes
+    flat = lab.server.network("flat", None, "extnet")
+    p1, vm1 = lab.boot(a, "192.168.50.11", "vm1", net=flat)
+    p2, vm2 = lab.boot(b, "192.168.50.12", "vm2", net=flat)
+    assert lab.server.wait_up(p1) and lab.server.wait_up(p2)
+    assert a.vsctl("get", "Bridge", "br-ex", "fail_mode").strip() == "secure"
+    assert a.vsctl("get", "Interface", "int-br-ex", "options").strip() == "{peer=phy-br-ex}"
+    phy = int(a.vsctl("get", "Interface", "phy-br-ex", "ofport"))
+    ex_flows = {(f.priority, f.match, f.actions) for f in a.flows("br-ex")}
+    assert (4, f"in_port={phy},dl_vlan=1", "pop_vlan,NORMAL") in ex_flows
+    assert (2, f"in_port={phy}", "drop") in ex_flows
+    assert ping(vm1, "192.168.50.12").rc == 0
+    tunnel_flows = [f for f in a.flows("br-tun") if f.table == 22 and f.priority == 1]
+    assert tunnel_flows == []          # a flat network never floods into tunnels

@@ -12,8 +12,9 @@ import pytest
 
 from neutrino.agents.firewall.driver import FirewallDriver
 from neutrino.agents.firewall.hybrid import PREFIX, tap_name
+from neutrino.agents.firewall.trace import Packet, hybrid_hops, origin, trace
 from neutrino.linux import proc
-from neutrino.linux.iptables import IptablesManager
+from neutrino.linux.iptables import IptablesManager, parse_save
 from neutrino.linux.ipset import IpsetManager
 
 pytestmark = pytest.mark.dataplane
@@ -113,6 +114,16 @@ class Lab:
         rows = [ln.split() for ln in out.splitlines()[2:] if ln.split()]
         return sum(int(r[0]) for r in rows if r[2] == target)
 
+    def paper_verdicts(self, src, dst, source_ip=None, state="NEW"):
+        """What trace() says of an ICMP echo, read from the live rules and sets."""
+        rules = parse_save(sh("iptables-save", netns=self.compute))["filter"].rules
+        sets = {n: s.members for n, s in IpsetManager(netns=self.compute).list_sets().items()}
+        packet = Packet(source_ip or self.ports[src]["ip"], self.ports[dst]["ip"], "icmp",
+                        icmp_type=8, icmp_code=0, src_mac=self.ports[src]["mac_address"],
+                        state=state)
+        return [trace(rules, "FORWARD", hop, sets)
+                for hop in hybrid_hops(packet, self.ports[src]["id"], self.ports[dst]["id"])]
+
     def save(self, family="ipv4"):
         cmd = "iptables-save" if family == "ipv4" else "ip6tables-save"
         return [ln for ln in sh(cmd, netns=self.compute).splitlines() if not ln.startswith("#")]
@@ -207,15 +218,21 @@ def test_stateful_replies_and_a_new_rule_in_one_apply(lab, driver):
     driver.update(ports, groups, {})
     assert not lab.ping(0, 1), "vm2's group has no ingress ICMP"
     assert lab.ping(1, 0), "replies to vm2's own pings must come back (stateful)"
+    out, into = lab.paper_verdicts(0, 1)
+    assert (out.verdict, into.verdict) == ("ACCEPT", "DROP")
+    assert into.deciding.chain == f"{PREFIX}-sg-fallback"
 
     groups["closed"]["security_group_rules"].append(rule("icmp-new", "ingress", protocol="icmp"))
     before = len(lab.restores)
     driver.update(ports, groups, {})
     assert lab.restores[before:] == ["iptables-restore"], "one restore; IPv6 had no change"
     assert lab.ping(0, 1)
-    origin = [r for r in driver.rules_for_port(lab.ports[1]["id"])
-              if r["rule"] == "-p icmp -j RETURN"]
-    assert origin[0]["security_group_rule_ids"] == ["icmp-new"]
+    refs = [r for r in driver.rules_for_port(lab.ports[1]["id"])
+            if r["rule"] == "-p icmp -j RETURN"]
+    assert refs[0]["security_group_rule_ids"] == ["icmp-new"]
+    _, into = lab.paper_verdicts(0, 1)
+    assert into.verdict == "ACCEPT"
+    assert origin(driver.plan, lab.ports[1]["id"], into.matched[-2]) == ("icmp-new",)
 
 
 def test_forged_source_is_dropped_and_an_address_pair_lets_it_through(lab, driver):
@@ -228,6 +245,8 @@ def test_forged_source_is_dropped_and_an_address_pair_lets_it_through(lab, drive
         dropped = lab.counter(spoof)
         assert not lab.ping(0, 1, source_ip=VIP)
         assert lab.counter(spoof) > dropped
+        out, _ = lab.paper_verdicts(0, 1, source_ip=VIP)
+        assert (out.verdict, out.deciding.chain) == ("DROP", spoof)
         assert lab.ping(0, 1)
 
         ports[0] = lab.port(0, ["default"], pairs=[VIP])

@@ -79,21 +79,25 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
     os.makedirs(lab.path("log"), exist_ok=True)
     _register(lab)
     step(f"lab {lab.name}: state in {lab.state_dir}, nodes {', '.join(nodes)}")
-    netns.make_private_mount(lab.path("ns"))
-    lab_node.ensure_underlay(lab)
     port = info.get("port") or services.pick_port(lab)
     info = {"name": lab.name, "state_dir": lab.state_dir, "nodes": nodes, "port": port,
             "endpoint": f"http://127.0.0.1:{port}", "server": server, "agents": agents}
     write_info(lab, info)
     pids = services.read_pids(lab)
 
-    if not services.alive(pids, "redis"):
+    new_redis = not services.alive(pids, "redis")
+    if new_redis:
         pids["redis"] = services.start_redis(lab)
-        step(f"redis on {lab.redis_sock}")
     if server and not services.alive(pids, "server"):
+        # The server starts while redis and the nodes come up: it is the slowest.
         pids["server"] = services.start_server(lab, port)
         step(f"server starting on 127.0.0.1:{port}")
     services.write_pids(lab, pids)
+    netns.make_private_mount(lab.path("ns"))
+    lab_node.ensure_underlay(lab)
+    if new_redis:
+        services.wait_redis(lab, pids["redis"])
+        step(f"redis on {lab.redis_sock}")
 
     def bring_up(node: str) -> dict:
         ovs = lab_node.ensure_node(lab, node)

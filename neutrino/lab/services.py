@@ -66,17 +66,22 @@ def _env(lab: Lab) -> dict:
 # -- redis ----------------------------------------------------------------------------
 
 def start_redis(lab: Lab) -> int:
+    """Start redis on the lab's unix socket (see wait_redis for readiness)."""
     sock = lab.redis_sock
     if os.path.exists(sock):
         os.unlink(sock)
-    pid = proc.spawn(["redis-server", "--port", "0", "--unixsocket", sock,
-                      "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                      "--dir", lab.state_dir, "--daemonize", "no"],
-                     log_path=lab.path("log", "redis.log"), env=_env(lab))
-    wait_for(lambda: os.path.exists(sock) or not proc.pid_alive(pid), 10, "redis")
+    return proc.spawn(["redis-server", "--port", "0", "--unixsocket", sock,
+                       "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                       "--dir", lab.state_dir, "--daemonize", "no"],
+                      log_path=lab.path("log", "redis.log"), env=_env(lab))
+
+
+def wait_redis(lab: Lab, pid: int, timeout: float = 10) -> None:
+    """Return once redis listens (its socket exists); raise if it died."""
+    wait_for(lambda: os.path.exists(lab.redis_sock) or not proc.pid_alive(pid), timeout,
+             "redis")
     if not proc.pid_alive(pid):
         raise NeutrinoError(f"redis-server died, see {lab.path('log', 'redis.log')}")
-    return pid
 
 
 # -- server ---------------------------------------------------------------------------

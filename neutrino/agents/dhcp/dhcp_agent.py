@@ -24,6 +24,7 @@ AGENT_TYPE = "DHCP agent"
 BINARY = "neutrino-dhcp-agent"
 TOPIC = "dhcp_agent"
 RESYNC = "resync"
+FULL = "full"      # (FULL, network id): re-check that network's devices too
 RETRY_DELAY = 1.0
 
 
@@ -53,6 +54,8 @@ class DhcpAgent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ready_ports: dict[str, set[str]] = {}
+        self._interfaces: dict[str, str] = {}      # tap name -> network id
+        self.devices = None
         self._stats = {"networks": 0, "subnets": 0, "ports": 0}
         self.plugin = self.reports = self.listener = self.watcher = None
         self.synced = threading.Event()     # set after each completed full resync
@@ -63,6 +66,7 @@ class DhcpAgent:
         self.plugin = RpcClient(self.url, "q-plugin", timeout=self.rpc_timeout)
         self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
         self.watcher = DeathWatcher(lambda net: self._queue.put(net))
+        self.devices = self.driver.watch_devices(self._on_new_device)
         # Listen before the first full sync, so nothing falls in between.
         self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
                                              host=self.host).start()
@@ -79,7 +83,7 @@ class DhcpAgent:
         self._queue.put(None)
         for thread in self._threads:
             thread.join(10)
-        for part in (self.listener, self.watcher):
+        for part in (self.listener, self.watcher, self.devices):
             if part is not None:
                 part.stop()
         for client in (self.plugin, self.reports):
@@ -103,7 +107,12 @@ class DhcpAgent:
         if network_id:
             self._queue.put(network_id)
 
-    def _later(self, item: str) -> None:
+    def _on_new_device(self, name: str) -> None:
+        network_id = self._interfaces.get(name)
+        if network_id:
+            self._queue.put((FULL, network_id))
+
+    def _later(self, item) -> None:
         timer = threading.Timer(RETRY_DELAY, self._queue.put, args=(item,))
         timer.daemon = True
         timer.start()
@@ -148,8 +157,9 @@ class DhcpAgent:
             if RESYNC in items:
                 self._resync()
                 continue
-            for network_id in dict.fromkeys(items):
-                self._reconcile(network_id)
+            full = {item[1] for item in items if isinstance(item, tuple)}
+            for network_id in dict.fromkeys(i[1] if isinstance(i, tuple) else i for i in items):
+                self._reconcile(network_id, full=network_id in full)
 
     def _resync(self) -> None:
         try:
@@ -168,20 +178,21 @@ class DhcpAgent:
                        "ports": sum(len(n.get("ports", [])) for n in networks)}
         self.synced.set()
 
-    def _reconcile(self, network_id: str) -> None:
+    def _reconcile(self, network_id: str, full: bool = False) -> None:
         try:
             network = self.plugin.call("get_network_info", network_id=network_id, host=self.host)
         except Exception as exc:
             LOG.warning("get_network_info %s failed, retrying: %s", network_id, exc)
-            self._later(network_id)
+            self._later((FULL, network_id) if full else network_id)
             return
         if network is None:
             self._remove(network_id)
         else:
-            self._apply(network)
+            self._apply(network, full=full)
 
     def _remove(self, network_id: str) -> None:
         self.watcher.unwatch(network_id)
+        self._interfaces = {k: v for k, v in self._interfaces.items() if v != network_id}
         self._ready_ports.pop(network_id, None)
         try:
             self.driver.remove(network_id, self.state_dir)
@@ -211,6 +222,7 @@ class DhcpAgent:
             if port is None:
                 return
             plan = cfg.build_plan(network, port, self.state_dir)
+            self._interfaces[plan.interface] = network_id
             applied = self.driver.apply(plan, network, full=full)
             self.watcher.watch(network_id, applied.pid)
             LOG.info("network %s: dnsmasq %s (pid %s)", network_id, applied.dnsmasq, applied.pid)
@@ -220,4 +232,4 @@ class DhcpAgent:
                 self.plugin.cast("dhcp_ready_on_ports", port_ids=sorted(ready))
         except Exception:
             LOG.exception("network %s: DHCP set-up failed, retrying", network_id)
-            self._later(network_id)
+            self._later((FULL, network_id))

@@ -50,24 +50,38 @@ class DhcpDriver:
             cmd.append(f"--db={self.ovs_db}")
         return proc.run([*cmd, *args], netns=self.node_netns, timeout=self.ovs_timeout + 5).out
 
-    def _plug(self, plan: DhcpPlan) -> None:
-        """tap<id11> on br-int as an internal port, moved into the namespace."""
-        if ip.link_exists(plan.interface, plan.namespace):
-            return
-        self._vsctl("--may-exist", "add-port", self.bridge, plan.interface, "--",
+    def _add_port(self, plan: DhcpPlan, *may_exist: str) -> None:
+        self._vsctl(*may_exist, "add-port", self.bridge, plan.interface, "--",
                     "set", "Interface", plan.interface, "type=internal",
                     f"external_ids:iface-id={plan.port_id}",
                     "external_ids:iface-status=active",
                     f"external_ids:attached-mac={plan.mac}")
-        if not ip.link_exists(plan.interface, self.node_netns):
-            # A port row whose device vanished: make OVS create it again.
-            self._vsctl("--if-exists", "del-port", self.bridge, plan.interface)
-            self._vsctl("add-port", self.bridge, plan.interface, "--",
-                        "set", "Interface", plan.interface, "type=internal",
-                        f"external_ids:iface-id={plan.port_id}",
-                        "external_ids:iface-status=active",
-                        f"external_ids:attached-mac={plan.mac}")
+
+    def _plug(self, plan: DhcpPlan) -> None:
+        """tap<id11> on br-int as an internal port, moved into the namespace.
+
+        A device of that name in the node's namespace is a fresh one from a
+        restarted ovs-vswitchd: the one in the namespace is then an orphan.
+        """
+        in_node = ip.link_exists(plan.interface, self.node_netns)
+        in_ns = ip.link_exists(plan.interface, plan.namespace)
+        if in_ns and not in_node:
+            return
+        if not in_node:
+            self._add_port(plan, "--may-exist")
+            if not ip.link_exists(plan.interface, self.node_netns):
+                # A port row whose device vanished: make OVS create it again.
+                self._vsctl("--if-exists", "del-port", self.bridge, plan.interface)
+                self._add_port(plan)
+        if in_ns:
+            LOG.info("replacing orphaned %s in %s", plan.interface, plan.namespace)
+            ip.link_delete(plan.interface, plan.namespace)
         ip.link_set(plan.interface, netns=self.node_netns, to_netns=plan.namespace)
+
+    def watch_devices(self, on_new_device):
+        """Event source: ``on_new_device(name)`` when a tap appears in the node's namespace."""
+        from neutrino.agents.dhcp.link_watch import LinkWatcher
+        return LinkWatcher(on_new_device, netns=self.node_netns)
 
     def _unplug(self, name: str, namespace: str) -> None:
         self._vsctl("--if-exists", "del-port", self.bridge, name)

@@ -25,6 +25,11 @@ def make_network(n=1):
                        "fixed_ips": [{"subnet_id": sub_id, "ip_address": f"10.{n}.0.2"}]}]}
 
 
+class NoWatch:
+    def stop(self):
+        pass
+
+
 class FakeServer:
     def __init__(self, networks):
         self.networks = {n["id"]: n for n in networks}
@@ -81,6 +86,9 @@ class RecordingDriver:
             self.removed.append(network_id)
             self.served.discard(network_id)
             self.changed.notify_all()
+
+    def watch_devices(self, on_new_device):
+        return NoWatch()
 
     def served_networks(self, state_dir):
         return set(self.served)

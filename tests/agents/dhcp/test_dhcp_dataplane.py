@@ -199,6 +199,15 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         assert time.monotonic() - killed < 1.5
         assert lease(lab, c1)["ip"] == "10.77.0.11"
 
+        # ovs-vswitchd restarts and creates the tap again in the node: the agent
+        # replaces the orphan in the namespace with it.
+        ovs_daemons.stop_ovs(lab["rundir"])
+        ovs_daemons.start_ovs(lab["rundir"], f"{lab['base']}/db", f"{lab['base']}/log",
+                              netns=lab["node"])
+        wait_until(lambda: ip.link_exists(tap, qdhcp) and not ip.link_exists(tap, lab["node"])
+                   and "10.77.0.2/24" in ip.addr_list(tap, qdhcp), 10, "tap back in qdhcp")
+        assert lease(lab, c2)["ip"] == "10.77.0.12"
+
         # The network goes away: namespace, tap and files go with it.
         server.network = {"id": "other"}
         notifier.notify("dhcp_agent", "network_delete_end", {"network_id": net_id})

@@ -270,3 +270,16 @@ def test_device_the_server_failed_to_update_is_reported_again(config, server):
     server.update_device_list = answer
     assert rec.run().devices_up == [port]
     assert rec.run().devices_up == []
+
+
+def test_vlan_network_translates_segment_and_lvid(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network("vlan", 300, "extnet"))
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    snap = driver.snapshot()
+    int_port, phy_port = snap.ports["int-br-ex"].ofport, snap.ports["phy-br-ex"].ofport
+    assert (3, f"in_port={int_port},dl_vlan=300", "set_field:4097->vlan_vid,goto_table:58") \
+        in matches(driver, "br-int", 0)
+    assert (4, f"in_port={phy_port},dl_vlan=1", "set_field:4396->vlan_vid,NORMAL") \
+        in matches(driver, "br-ex", 0)

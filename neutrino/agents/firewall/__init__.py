@@ -1,9 +1,12 @@
 """The iptables_hybrid security-group firewall of a compute node.
 
-``hybrid.build`` turns plain data (ports, security groups, members) into
-the desired iptables ruleset and ipsets; ``driver.FirewallDriver`` applies
-that with one iptables-restore per family and remembers which
-security-group rule every iptables rule came from.
+* ``hybrid.build``: plain data (ports, security groups, members) -> the
+  desired iptables ruleset, ipsets, conntrack zones and, per port, every
+  rule with the security-group rule ids it came from (pure function);
+* ``driver.FirewallDriver``: applies that with one iptables-restore per
+  family (ipsets before, stale ipsets after), deletes the conntrack entries
+  a removed rule or member let in (``conntrack.deletions``);
+* ``trace.trace``: follows a packet through the rules on paper, for explain.
 """
 
 from neutrino.agents.firewall.driver import FirewallDriver

@@ -64,7 +64,7 @@ def test_new_port_event_wires_and_reports_up(running, server):
     driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
     agent.on_ovsdb_change("Interface", "create", "qvo" + port[:11])
     assert server.wait_up(port)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0    # polling every 2 s could not
     assert driver.snapshot().ports["qvo" + port[:11]].tag == 1
 
 

@@ -195,6 +195,32 @@ def test_reapplying_the_same_state_changes_nothing(lab, driver):
     assert any(f"--physdev-out {tap} --physdev-is-bridged" in ln for ln in before[0])
 
 
+def test_agent_restart_rebuilds_the_same_ruleset_without_touching_it(lab, driver):
+    ports = sorted([lab.port(0, ["default"]), lab.port(1, ["default"])], key=lambda p: p["id"])
+    members = {"default": ["10.0.0.1", "10.0.0.2"]}
+    # The larger id comes first and takes the first zone: a restart that
+    # allocated afresh (by id) would swap the zones.
+    driver.update(ports[1:], DEFAULT, members)
+    driver.update(ports, DEFAULT, members)
+    assert driver.plan.zones[ports[1]["id"]] < driver.plan.zones[ports[0]["id"]]
+    before = lab.save("ipv4"), lab.save("ipv6")
+    calls = []
+
+    def runner(cmd, input):
+        calls.append(cmd[0])
+        return proc.run(cmd, netns=lab.compute, input=input).out
+    restarted = FirewallDriver(netns=lab.compute, ipsets=IpsetManager(netns=lab.compute),
+                               iptables=IptablesManager(PREFIX, netns=lab.compute,
+                                                        runner=runner))
+    plan = restarted.update(list(reversed(ports)), DEFAULT, members)
+    assert plan.zones == driver.plan.zones
+    assert "iptables-restore" not in calls and "ip6tables-restore" not in calls
+    strip = lambda lines: [ln.split(" [")[0] for ln in lines]  # noqa: E731
+    assert strip(lab.save("ipv4")) == strip(before[0])
+    assert strip(lab.save("ipv6")) == strip(before[1])
+    assert lab.ping(0, 1) and lab.ping(1, 0)
+
+
 def test_resync_repairs_rules_removed_behind_its_back(lab, driver):
     ports = [lab.port(0, ["default"]), lab.port(1, ["default"])]
     members = {"default": ["10.0.0.1", "10.0.0.2"]}

@@ -122,7 +122,8 @@ class Agent:
             resync, stop = self._drain(item)
             if stop:
                 break
-            if item is None:
+            periodic = time.monotonic() >= next_check     # even under a stream of events
+            if periodic:
                 next_check = time.monotonic() + self.check_interval
                 if self.reconciler.canary_missing():
                     LOG.warning("canary flow missing (ovs-vswitchd restarted?): full resync")
@@ -132,7 +133,7 @@ class Agent:
             if resync:
                 self.reconciler.forget_all()
             try:
-                result = self.reconciler.run(verify=resync or item is None)
+                result = self.reconciler.run(verify=resync or periodic)
                 self.passes += 1
                 if result.changed or result.devices_up or result.devices_down:
                     LOG.info("pass %d: %d OVSDB edits, +%d/-%d flows, up %s, down %s",

@@ -317,7 +317,10 @@ class _Builder:
             spoof = chain_name("s", pid)
             self.table(fam, "filter").add_chain(spoof)
             for mac, ip in pairs:
-                match = f"-s {ip} -m mac --mac-source {mac}" if ip else f"-m mac --mac-source {mac}"
+                # iptables-save drops a /0 source, so the rule must not carry it.
+                any_source = ip is None or ip.endswith("/0")
+                match = (f"-m mac --mac-source {mac}" if any_source
+                         else f"-s {ip} -m mac --mac-source {mac}")
                 self.add(pid, fam, "filter", spoof, f"{match} -j RETURN", comment=ic.PAIR_ALLOW)
             self.add(pid, fam, "filter", spoof, "-j DROP", comment=ic.PAIR_DROP)
             self.add(pid, fam, "filter", out, f"-j ${spoof}")

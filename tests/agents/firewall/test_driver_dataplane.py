@@ -314,3 +314,60 @@ def test_removing_every_port_removes_every_chain_and_set(lab, driver):
     assert not any(tap_name(p["id"]) in ln for ln in saved for p in lab.ports)
     assert not any("CT --zone" in ln for ln in saved)
     assert IpsetManager(netns=lab.compute).list_sets() == {}
+
+
+def test_every_rule_shape_is_written_in_canonical_form(lab):
+    """Apply a ruleset using every kind of rule the builder writes, in a fresh
+    namespace; the kernel must print back exactly what was rendered, so the
+    second apply finds nothing to do."""
+    netns = f"{lab.compute}-shapes"
+    proc.run(["ip", "netns", "add", netns])
+    lab.names.append(netns)
+    sg, other = "5b1c7a7e-0f6e-4c1b-9b3a-2f5d8e9a0c11", "b0b0b0b0-0f6e-4c1b-9b3a-2f5d8e9a0c12"
+    protos = [("tcp", 22, 22), ("tcp", 1, 65535), ("udp", 53, 53), ("udp", 1000, 2000),
+              ("icmp", 8, 0), ("icmp", 3, None), ("icmp", None, None), ("112", None, None),
+              ("47", None, None), ("sctp", 9, 9), ("dccp", 5, 6), ("udplite", 7, 7),
+              ("17", 67, 68), (None, None, None)]
+    rules = []
+    for n, (proto, low, high) in enumerate(protos):
+        for direction in ("ingress", "egress"):
+            rules.append(rule(f"{direction}{n}", direction, protocol=proto, port_range_min=low,
+                              port_range_max=high, remote_ip_prefix=f"192.0.2.{n}/{24 + n % 8}"))
+    rules += [rule("rg-in", "ingress", protocol="tcp", port_range_min=80, port_range_max=80,
+                   remote_group_id=other),
+              rule("rg-out", "egress", remote_group_id=sg),
+              rule("v6-icmp", "ingress", ethertype="IPv6", protocol="ipv6-icmp",
+                   port_range_min=128, port_range_max=0),
+              rule("v6-icmp-legacy", "ingress", ethertype="IPv6", protocol="icmp"),
+              rule("v6-any", "egress", ethertype="IPv6", remote_ip_prefix="::/0"),
+              rule("v6-ssh", "ingress", ethertype="IPv6", protocol="tcp", port_range_min=22,
+                   port_range_max=22, remote_ip_prefix="2001:db8::/48"),
+              rule("rg6", "ingress", ethertype="IPv6", remote_group_id=sg)]
+    groups = {sg: group(*rules), other: group(rule("x", "egress"), stateful=False)}
+    ports = [{"id": str(uuid.uuid4()), "mac_address": "fa:16:3e:ab:cd:01",
+              "fixed_ips": [{"ip_address": "10.0.0.5"}, {"ip_address": "2001:db8::5"}],
+              "port_security_enabled": True, "security_groups": [sg, other],
+              "allowed_address_pairs": [{"ip_address": "0.0.0.0/0"},
+                                        {"ip_address": "10.1.0.0/16",
+                                         "mac_address": "fa:16:3e:ab:cd:99"},
+                                        {"ip_address": "2001:db8:1::/64"}]},
+             {"id": str(uuid.uuid4()), "mac_address": "fa:16:3e:ab:cd:02", "fixed_ips": [],
+              "security_groups": [other]},
+             {"id": str(uuid.uuid4()), "mac_address": "fa:16:3e:ab:cd:03",
+              "fixed_ips": [{"ip_address": "10.0.0.7"}], "port_security_enabled": False},
+             {"id": str(uuid.uuid4()), "mac_address": "fa:16:3e:ab:cd:04",
+              "fixed_ips": [{"ip_address": "10.0.0.2"}], "device_owner": "network:dhcp"}]
+    members = {sg: ["10.0.0.5", "2001:db8::5", "10.1.0.0/16", "0.0.0.0/0"],
+               other: {"IPv4": ["10.0.0.9"], "IPv6": []}}
+    drv = FirewallDriver(netns=netns)
+    drv.update(ports, groups, members)
+    assert drv.iptables.apply() == {"ipv4": [], "ipv6": []}
+    assert drv.ipsets.apply(drv.plan.ipsets) == []
+    for family in ("ipv4", "ipv6"):
+        cmd = "iptables-save" if family == "ipv4" else "ip6tables-save"
+        live = parse_save(proc.run([cmd], netns=netns).out)
+        rendered = parse_save(drv.plan.ruleset.render(family))
+        for table in ("filter", "raw", "nat"):
+            for chain_name, want in rendered[table].rules.items():
+                have = live[table].rules.get(chain_name, [])
+                assert [r.lower() for r in have] == [r.lower() for r in want], chain_name

@@ -266,3 +266,10 @@ def test_neutron_agent_shapes_are_accepted():
     assert plan.ipsets == expected.ipsets
     stateless = build([device], {SG: [dict(r, stateful=False) for r in rules]}, {})
     assert "CT --notrack" in stateless.ruleset.render("ipv4")
+
+
+def test_address_pair_for_any_source_is_written_as_iptables_prints_it():
+    p = port(allowed_address_pairs=[{"ip_address": "0.0.0.0/0"}])
+    spoof = chain(build([p], DEFAULT_GROUP, {}), "neutron-openvswi-s0695f2ca-b")
+    assert spoof[0] == ("-m mac --mac-source FA:16:3E:99:44:9E -m comment --comment"
+                        ' "Allow traffic from defined IP/MAC pairs." -j RETURN')

@@ -76,7 +76,7 @@ def _down(lab: Lab, everything: bool) -> int:
     if everything:
         labs = [Lab.locate(name) for name in sorted(teardown.known_labs())]
     for one in labs:
-        teardown.down(one)
+        teardown.down(one, say=print)
         print(f"lab {one.name} is down")
     if everything and not labs:
         print("no lab on this machine")

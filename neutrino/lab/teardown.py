@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 
+from neutrino.errors import NeutrinoError
 from neutrino.lab import services
 from neutrino.lab.layout import LABS_DIR, Lab, lab_name_of_netns
 from neutrino.linux import ip, netns, proc
@@ -100,32 +101,34 @@ def down(lab: Lab, say=lambda text: None) -> None:
     for name in lab_netns(lab):
         ip.netns_delete(name)
     netns.umount(lab.path("ns"))
-    for path in glob.glob(lab.path("nodes", "*", "netns")):
-        # Entries here were nsfs bind mounts inside a node's (now gone) view.
-        netns.umount(path)
-    if os.path.islink(lab.registry_link) or (
-            os.path.isdir(lab.registry_link)
-            and os.path.realpath(lab.registry_link) == lab.state_dir):
-        _remove(lab.registry_link)
-    _remove(lab.state_dir)
+    if os.path.islink(lab.registry_link) and os.path.realpath(lab.registry_link) == lab.state_dir:
+        os.unlink(lab.registry_link)
+    _remove_state(lab, say)
     _remove_empty_parents()
 
 
-def _remove(path: str) -> None:
-    if os.path.islink(path) or os.path.isfile(path):
-        os.unlink(path)
-    elif os.path.isdir(path):
-        if any(netns.is_mountpoint(m) for m in _mounts_under(path)):
-            raise_msg = f"{path} still has mounts; not removing it"
-            from neutrino.errors import NeutrinoError
-            raise NeutrinoError(raise_msg)
-        shutil.rmtree(path)
+# What a lab writes in its state directory. Only these are removed, so a
+# --state-dir pointing at a directory with other files in it loses nothing else.
+STATE_ENTRIES = ("lab.json", "lab.json.tmp", "pids.json", "pids.json.tmp", "redis.sock",
+                 "clouds.yaml", "udhcpc.script", "neutrino.db*", "dump.rdb", "log", "ns",
+                 "nodes", "server", "instances")
 
 
-def _mounts_under(path: str) -> list[str]:
-    real = os.path.realpath(path).rstrip("/") + "/"
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if (line.split()[4] + "/").startswith(real)]
+def _remove_state(lab: Lab, say) -> None:
+    for pattern in STATE_ENTRIES:
+        for path in glob.glob(lab.path(pattern)):
+            if netns.mounts_under(path):
+                raise NeutrinoError(f"{path} still has mounts; not removing it")
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+    try:
+        os.rmdir(lab.state_dir)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        say(f"note: {lab.state_dir} holds files the lab did not make; left in place")
 
 
 def _remove_empty_parents() -> None:

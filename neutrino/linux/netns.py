@@ -35,6 +35,14 @@ def _unescape(field: str) -> str:
         .replace("\\134", "\\")
 
 
+def mounts_under(path: str) -> list[str]:
+    """Mount points at or below ``path``."""
+    real = os.path.realpath(path).rstrip("/")
+    with open("/proc/self/mountinfo") as f:
+        points = [_unescape(line.split()[4]) for line in f]
+    return [m for m in points if m == real or m.startswith(real + "/")]
+
+
 def make_private_mount(path: str) -> None:
     """Make ``path`` a private bind mount of itself (needed to hold mnt ns files)."""
     os.makedirs(path, exist_ok=True)

@@ -158,3 +158,22 @@ def test_two_labs_coexist_and_down_after_kill_9(bare_lab):
     assert on_node(bare_lab, "compute02", "ping", "-c", "1", "-W", "2",
                    "10.168.7.10").returncode == 0
     assert all(services.alive(services.read_pids(bare_lab), k) for k in ("redis",))
+
+
+def test_down_keeps_files_the_lab_did_not_make(tmp_path):
+    lab = new_lab()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "mine.txt").write_text("keep me")
+    lab = type(lab)(lab.name, str(state))
+    before = host_snapshot()
+    try:
+        lifecycle.up(lab, computes=0, server=False, say=lambda text: None)
+        assert (state / "lab.json").exists()
+    finally:
+        lines = []
+        teardown.down(lab, say=lines.append)
+    assert (state / "mine.txt").read_text() == "keep me"
+    assert sorted(os.listdir(state)) == ["mine.txt"]
+    assert any("did not make" in line for line in lines)
+    assert lab_leftovers(lab, before) == {"netns": [], "links": [], "mounts": []}

@@ -58,7 +58,8 @@ def _register(lab: Lab) -> None:
 def _check_state_dir(lab: Lab) -> None:
     real = os.path.realpath(lab.state_dir)
     if real == "/run" or real.startswith("/run/"):
-        raise NeutrinoError("the lab state directory cannot be under /run (nodes get a private /run)")
+        raise NeutrinoError("the lab state directory cannot be under /run "
+                            "(nodes get a private /run)")
 
 
 def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
@@ -100,7 +101,10 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
         step(f"redis on {lab.redis_sock}")
 
     def bring_up(node: str) -> dict:
-        ovs = lab_node.ensure_node(lab, node)
+        try:
+            ovs = lab_node.ensure_node(lab, node)
+        except NeutrinoError as exc:
+            raise NeutrinoError(f"node {node}: {exc}") from None
         started = {}
         if agents:
             for kind in services.agent_kinds(node):

@@ -231,7 +231,8 @@ def test_tunnel_update_adds_a_port_to_every_flood_flow(config, server):
 
 def test_vanished_tunnel_endpoint_port_is_removed(config, server):
     driver, rec = started(config, server)
-    driver._edit(ovs.AddPort("br-tun", "vxlan-0aa80763", "vxlan", {"remote_ip": "10.168.7.99"}))
+    driver.apply_ovsdb([ovs.AddPort("br-tun", "vxlan-0aa80763", "vxlan",
+                                    {"remote_ip": "10.168.7.99"})])
     rec.run()
     assert "vxlan-0aa80763" not in driver.snapshot().ports
 

@@ -66,7 +66,8 @@ class DhcpAgent:
         self.plugin = RpcClient(self.url, "q-plugin", timeout=self.rpc_timeout)
         self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
         self.watcher = DeathWatcher(lambda net: self._queue.put(net))
-        self.devices = self.driver.watch_devices(self._on_new_device)
+        self.devices = self.driver.watch_devices(self._on_new_device,
+                                                 on_lost=lambda: self._queue.put(RESYNC))
         # Listen before the first full sync, so nothing falls in between.
         self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
                                              host=self.host).start()

@@ -78,10 +78,10 @@ class DhcpDriver:
             ip.link_delete(plan.interface, plan.namespace)
         ip.link_set(plan.interface, netns=self.node_netns, to_netns=plan.namespace)
 
-    def watch_devices(self, on_new_device):
+    def watch_devices(self, on_new_device, on_lost=None):
         """Event source: ``on_new_device(name)`` when a tap appears in the node's namespace."""
         from neutrino.agents.dhcp.link_watch import LinkWatcher
-        return LinkWatcher(on_new_device, netns=self.node_netns)
+        return LinkWatcher(on_new_device, netns=self.node_netns, on_lost=on_lost)
 
     def _unplug(self, name: str, namespace: str) -> None:
         self._vsctl("--if-exists", "del-port", self.bridge, name)

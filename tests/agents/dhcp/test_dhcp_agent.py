@@ -87,7 +87,7 @@ class RecordingDriver:
             self.served.discard(network_id)
             self.changed.notify_all()
 
-    def watch_devices(self, on_new_device):
+    def watch_devices(self, on_new_device, on_lost=None):
         return NoWatch()
 
     def served_networks(self, state_dir):

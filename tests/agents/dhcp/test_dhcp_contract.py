@@ -49,7 +49,7 @@ class Driver:
             self.removed.append(network_id)
             self.cond.notify_all()
 
-    def watch_devices(self, on_new_device):
+    def watch_devices(self, on_new_device, on_lost=None):
         return NoWatch()
 
     def served_networks(self, state_dir):

@@ -1,14 +1,13 @@
 import os
 import queue
+import struct
 import uuid
 
 import pytest
 
-from neutrino.agents.dhcp.link_watch import LinkWatcher
+from neutrino.agents.dhcp.link_watch import LinkWatcher, new_link_names
 from neutrino.errors import NeutrinoError
 from neutrino.linux import ip, proc
-
-pytestmark = pytest.mark.dataplane
 
 
 @pytest.fixture
@@ -23,6 +22,7 @@ def netns():
         ip.netns_delete(name)
 
 
+@pytest.mark.dataplane
 def test_new_tap_devices_are_reported(netns):
     got = queue.Queue()
     watcher = LinkWatcher(got.put, netns=netns)
@@ -41,3 +41,19 @@ def test_new_tap_devices_are_reported(netns):
 def test_missing_namespace_is_a_clear_error():
     with pytest.raises(NeutrinoError, match="cannot watch links"):
         LinkWatcher(lambda name: None, netns=f"ntdhcp-none-{uuid.uuid4().hex[:8]}")
+
+
+def netlink_message(msg_type, name):
+    attr_data = name.encode() + b"\0"
+    attr = struct.pack("=HH", 4 + len(attr_data), 3) + attr_data
+    attr += b"\0" * (-len(attr) % 4)
+    mtu = struct.pack("=HHI", 8, 4, 1500)
+    body = b"\0" * 16 + mtu + attr
+    return struct.pack("=IHHII", 16 + len(body), msg_type, 0, 0, 0) + body
+
+
+def test_parse_new_link_names():
+    data = netlink_message(16, "tap3e399bf2-31") + netlink_message(17, "tapgone") + \
+        netlink_message(16, "br-int")
+    assert new_link_names(data) == ["tap3e399bf2-31", "br-int"]
+    assert new_link_names(b"") == []

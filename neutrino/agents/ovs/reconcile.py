@@ -78,6 +78,10 @@ class Reconciler:
     # -- the pass
     def _start(self, snap) -> None:
         self.vlans.restore(desired.device_ports(self.config, snap))
+        # Keep the tunnels already there until the server says which endpoints exist.
+        for port in snap.ports_on(self.config.tunnel_bridge):
+            if port.type == "vxlan" and port.options.get("local_ip") == self.config.local_ip:
+                self.add_tunnel(port.options.get("remote_ip"))
         self.cookie = self._previous_cookie(snap) or random.getrandbits(63) | 1
         self._started = True
 
@@ -107,6 +111,7 @@ class Reconciler:
         except Exception as exc:
             LOG.warning("tunnel_sync failed: %s", exc)
             return
+        self.remotes = set()              # the server's list replaces what we kept
         for tunnel in reply.get("tunnels", []):
             self.add_tunnel(tunnel.get("ip_address"))
         self.tunnels_synced = True

@@ -284,3 +284,18 @@ def test_vlan_network_translates_segment_and_lvid(config, server):
         in matches(driver, "br-int", 0)
     assert (4, f"in_port={phy_port},dl_vlan=1", "set_field:4396->vlan_vid,NORMAL") \
         in matches(driver, "br-ex", 0)
+
+
+def test_restart_with_server_down_keeps_tunnels_until_the_server_answers(config, server):
+    driver, rec = started(config, server)
+    rec.add_tunnel("10.168.7.99")
+    rec.run()
+    assert "vxlan-0aa80763" in driver.snapshot().ports
+    server.fail = True
+    restarted = Reconciler(config, driver, server)
+    restarted.run()
+    assert {"vxlan-0aa8070c", "vxlan-0aa80763"} <= set(driver.snapshot().ports)
+    server.fail = False
+    restarted.run()                      # the server knows .12 only: .99 was stale
+    ports = driver.snapshot().ports
+    assert "vxlan-0aa8070c" in ports and "vxlan-0aa80763" not in ports

@@ -23,11 +23,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="memory://, redis+socket:///path, redis://host:port/0, amqp://...")
     parser.add_argument("--state-dir", required=True, help="where dhcp/<network id>/ files live")
     parser.add_argument("--integration-bridge", default="br-int")
-    parser.add_argument("--ovs-db", default=None,
+    parser.add_argument("--ovsdb", default=None,
                         help="OVSDB remote for ovs-vsctl (default: its own default socket)")
     parser.add_argument("--report-interval", type=float, default=5.0)
     parser.add_argument("--resync-interval", type=float, default=60.0)
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
 
@@ -36,11 +37,11 @@ def main(argv: list[str]) -> int:
     if args.report_interval <= 0 or args.resync_interval <= 0:
         raise NeutrinoError("--report-interval and --resync-interval must be positive")
     os.makedirs(args.state_dir, exist_ok=True)
-    logging.basicConfig(level=args.log_level.upper(),
+    logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from neutrino.agents.dhcp.dhcp_agent import DhcpAgent
     from neutrino.agents.dhcp.netns_driver import DhcpDriver
-    driver = DhcpDriver(integration_bridge=args.integration_bridge, ovs_db=args.ovs_db)
+    driver = DhcpDriver(integration_bridge=args.integration_bridge, ovs_db=args.ovsdb)
     agent = DhcpAgent(args.host, args.transport_url, args.state_dir, driver=driver,
                       report_interval=args.report_interval,
                       resync_interval=args.resync_interval)

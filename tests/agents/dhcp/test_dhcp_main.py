@@ -29,6 +29,9 @@ class Server:
 def test_bad_arguments_are_one_clear_error(tmp_path):
     with pytest.raises(NeutrinoError, match="--transport-url"):
         main(["--host", "h", "--state-dir", str(tmp_path)])
+    with pytest.raises(NeutrinoError, match="log-level"):
+        main(["--transport-url", "memory://", "--state-dir", str(tmp_path),
+              "--log-level", "chatty"])
     with pytest.raises(NeutrinoError, match="positive"):
         main(["--transport-url", "memory://", "--state-dir", str(tmp_path),
               "--report-interval", "0"])

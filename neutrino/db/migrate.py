@@ -1,4 +1,8 @@
-"""Run the Alembic migrations shipped in ``neutrino/db/migrations`` (upgrade head at start)."""
+"""Run the Alembic migrations shipped in ``neutrino/db/migrations`` (upgrade at start).
+
+Each service (L2 core, routers, security groups, identity) keeps its own
+branch rooted at the core revision, so the default target is ``heads``.
+"""
 from pathlib import Path
 
 from alembic import command
@@ -15,5 +19,5 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(alembic_config(engine), revision)

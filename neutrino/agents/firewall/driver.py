@@ -76,12 +76,14 @@ class FirewallDriver:
         plan = build(ports, groups, members, zones=self._known_zones(ports),
                      prefix=self.iptables.prefix, use_ipv6=self.use_ipv6)
         previous = self.plan
-        self.ipsets.apply(plan.ipsets)
-        if verify or previous is None or _rendered(previous) != _rendered(plan):
+        fresh = verify or previous is None
+        if fresh or previous.ipsets != plan.ipsets:
+            self.ipsets.apply(plan.ipsets)
+        if fresh or _rendered(previous) != _rendered(plan):
             applied = self.iptables.apply(plan.ruleset)
             LOG.debug("firewall: %d ports, iptables lines applied %s", len(ports),
                       {fam: len(lines) for fam, lines in applied.items()})
-        if verify or previous is None or previous.ipsets.keys() != plan.ipsets.keys():
+        if fresh or previous.ipsets.keys() != plan.ipsets.keys():
             stale = [name for name in self.ipsets.list_sets()
                      if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
             self.ipsets.destroy(stale)

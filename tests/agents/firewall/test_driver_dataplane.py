@@ -80,34 +80,42 @@ class Lab:
                 "allowed_address_pairs": [{"ip_address": ip} for ip in pairs]}
 
     def ping(self, src, dst, source_ip=None) -> bool:
-        cmd = ["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1"]
+        cmd = ["ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2"]
         if source_ip:
             cmd += ["-I", source_ip]
         done = proc.run(cmd + [self.ports[dst]["ip"]], netns=self.ports[src]["ns"],
                         check=False)
         return done.rc == 0
 
-    def udp_reaches(self, src, dst, sport, dport) -> bool:
-        """Send UDP sport->dport from instance ``src``; True if ``dst`` got it."""
-        listen = ("import socket,sys\ns=socket.socket(2,2)\n"
+    def udp_reaches(self, src, dst, sport, dport, sentinel=6799) -> bool:
+        """Send UDP sport->dport from instance ``src``, then a sentinel from
+        port ``sentinel`` that the group lets through; True if ``dst`` got the
+        first before the sentinel (no timing guess involved)."""
+        listen = ("import socket\ns=socket.socket(2,2)\n"
                   "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-                  f"s.bind(('0.0.0.0',{dport}))\ns.settimeout(1.5)\nprint('ready',flush=True)\n"
-                  "try:\n  print(s.recv(100).decode())\nexcept OSError:\n  print('none')\n")
+                  f"s.bind(('0.0.0.0',{dport}))\ns.settimeout(20)\nprint('ready',flush=True)\n"
+                  "while True:\n  _,(_,port)=s.recvfrom(100)\n  print(port,flush=True)\n"
+                  f"  if port=={sentinel}: break\n")
         rx = subprocess.Popen(proc.in_netns(["python3", "-c", listen], self.ports[dst]["ns"]),
                               stdout=subprocess.PIPE, text=True)
         try:
             assert rx.stdout.readline().strip() == "ready"
-            send = ("import socket\ns=socket.socket(2,2)\n"
-                    "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-                    f"s.bind(('0.0.0.0',{sport}))\n"
-                    f"[s.sendto(b'hello',('{self.ports[dst]['ip']}',{dport})) for _ in range(3)]\n")
+            send = ("import socket\n"
+                    f"for port in ({sport},{sport},{sport},{sentinel}):\n"
+                    "  s=socket.socket(2,2)\n"
+                    "  s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                    "  s.bind(('0.0.0.0',port))\n"
+                    f"  s.sendto(b'hello',('{self.ports[dst]['ip']}',{dport}))\n"
+                    "  s.close()\n")
             proc.run(["python3", "-c", send], netns=self.ports[src]["ns"])
-            out, _ = rx.communicate(timeout=5)
+            out, _ = rx.communicate(timeout=25)
         finally:
             if rx.poll() is None:
                 rx.kill()
                 rx.wait()
-        return out.strip() == "hello"
+        ports = [int(line) for line in out.split()]
+        assert ports and ports[-1] == sentinel, f"the sentinel never arrived: {ports}"
+        return sport in ports
 
     def counter(self, chain, target="DROP") -> int:
         out = sh("iptables", "-w", "-L", chain, "-n", "-v", "-x", netns=self.compute)

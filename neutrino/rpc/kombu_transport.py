@@ -58,6 +58,11 @@ def fanout_exchange(name: str) -> Exchange:
     return Exchange(name, type="fanout", durable=False, auto_delete=False)
 
 
+def _drop_undecodable(message, exc) -> None:
+    LOG.warning("dropping a message that is not JSON: %s", exc)
+    message.ack()
+
+
 class _KombuConsumer:
     def __init__(self, driver: "KombuDriver", bindings: list[Binding], on_message: OnMessage,
                  on_reconnect: Optional[Callable[[], None]]):
@@ -105,10 +110,11 @@ class _KombuConsumer:
     def _serve(self, conn: Connection) -> None:
         channel = conn.default_channel
         consumers = [Consumer(channel, queues=[q], callbacks=[self._handler(name)],
-                              accept=["json"]) for name, q in self._queues]
+                              accept=["json"], on_decode_error=_drop_undecodable)
+                     for name, q in self._queues]
         consumers.append(Consumer(channel, queues=[private_queue(self._wake)],
                                   callbacks=[lambda body, message: message.ack()],
-                                  accept=["json"]))
+                                  accept=["json"], on_decode_error=_drop_undecodable))
         for c in consumers:
             c.consume()
         self._probe_fanout(conn)

@@ -160,3 +160,13 @@ def test_survives_a_redis_restart(redis_server):
             except (RpcTimeout, TransportError):
                 if time.monotonic() > deadline:
                     raise
+
+
+def test_garbage_on_the_queue_does_not_stop_the_server(redis_server):
+    from kombu import Connection
+    url = redis_server.url
+    with RpcServer(url, "garbage", Endpoint()).start(), \
+            RpcClient(url, "garbage", timeout=5) as client:
+        with Connection(url) as conn:
+            conn.SimpleQueue("garbage").put("not json", serializer="pickle")
+        assert client.call("add", a=1, b=2) == 3

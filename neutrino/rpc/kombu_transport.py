@@ -73,6 +73,7 @@ class _KombuConsumer:
         self._ready = threading.Event()
         self._error: Optional[Exception] = None
         self._probes: set[str] = set()
+        self._connected = False
         self._wake = f"neutrino.wake.{uuid.uuid4().hex}"
         suffix = uuid.uuid4().hex[:12]
         self._queues: list[tuple[str, Queue]] = []
@@ -90,7 +91,8 @@ class _KombuConsumer:
         self._thread.start()
 
     def wait_ready(self, timeout: float) -> None:
-        if not self._ready.wait(timeout):
+        """Return once consuming; a broker unreachable at the first attempt fails at once."""
+        if not self._ready.wait(timeout) or self._error is not None and not self._connected:
             self.stop()
             raise TransportError(f"cannot reach the message broker at {self._driver.url}: "
                                  f"{self._error or 'timed out'}")
@@ -118,7 +120,8 @@ class _KombuConsumer:
         for c in consumers:
             c.consume()
         self._probe_fanout(conn)
-        first = not self._ready.is_set()
+        first = not self._connected
+        self._connected = True
         self._ready.set()
         if not first and self._on_reconnect:
             self._on_reconnect()
@@ -166,6 +169,10 @@ class _KombuConsumer:
                 self._serve(conn)
             except Exception as exc:
                 self._error = exc
+                if not self._connected:
+                    # Never connected: report to wait_ready instead of retrying.
+                    self._ready.set()
+                    return
                 if self._stop.is_set():
                     break
                 LOG.warning("consumer connection to %s lost (%s); reconnecting",

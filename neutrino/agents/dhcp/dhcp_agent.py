@@ -63,14 +63,18 @@ class DhcpAgent:
     # -- life cycle -----------------------------------------------------------
 
     def start(self) -> "DhcpAgent":
-        self.plugin = RpcClient(self.url, "q-plugin", timeout=self.rpc_timeout)
-        self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
-        self.watcher = DeathWatcher(lambda net: self._queue.put(net))
-        self.devices = self.driver.watch_devices(self._on_new_device,
-                                                 on_lost=lambda: self._queue.put(RESYNC))
-        # Listen before the first full sync, so nothing falls in between.
-        self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
-                                             host=self.host).start()
+        try:
+            self.plugin = RpcClient(self.url, "q-plugin", timeout=self.rpc_timeout)
+            self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
+            self.watcher = DeathWatcher(lambda net: self._queue.put(net))
+            self.devices = self.driver.watch_devices(self._on_new_device,
+                                                     on_lost=lambda: self._queue.put(RESYNC))
+            # Listen before the first full sync, so nothing falls in between.
+            self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
+                                                 host=self.host).start()
+        except BaseException:
+            self.stop()
+            raise
         self._queue.put(RESYNC)
         for target, name in ((self._loop, "dhcp-loop"), (self._heartbeat, "dhcp-heartbeat")):
             thread = threading.Thread(target=target, name=name, daemon=True)

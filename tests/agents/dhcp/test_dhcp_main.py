@@ -66,3 +66,11 @@ def test_agent_process_reports_syncs_and_stops(redis_url, tmp_path):
             agent.wait(5)
         for rpc in rpcs:
             rpc.stop()
+
+
+def test_unreachable_broker_is_a_clear_error(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(NeutrinoError, match="message broker"):
+        main(["--transport-url", f"redis+socket://{tmp_path}/no.sock",
+              "--state-dir", str(tmp_path / "state"), "--host", "h"])
+    assert time.monotonic() - start < 5

@@ -8,7 +8,9 @@ from neutrino.db.models.base import Base, StandardAttrs, new_id, utcnow
 from neutrino.db.models.l2 import (FlatAllocation, IPAllocation, Network, Port,
                                    PortSecurityGroupBinding, Subnet,
                                    VxlanAllocation)
+from neutrino.db.models.l3 import FloatingIP, Router, RouterL3AgentBinding, RouterPort
 
-__all__ = ["Agent", "Base", "FlatAllocation", "IPAllocation", "Network", "Port",
-           "PortSecurityGroupBinding", "StandardAttrs", "Subnet", "TunnelEndpoint",
+__all__ = ["Agent", "Base", "FlatAllocation", "FloatingIP", "IPAllocation", "Network", "Port",
+           "PortSecurityGroupBinding", "Router", "RouterL3AgentBinding", "RouterPort",
+           "StandardAttrs", "Subnet", "TunnelEndpoint",
            "VxlanAllocation", "new_id", "utcnow"]

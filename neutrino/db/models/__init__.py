@@ -9,8 +9,11 @@ from neutrino.db.models.l2 import (FlatAllocation, IPAllocation, Network, Port,
                                    PortSecurityGroupBinding, Subnet,
                                    VxlanAllocation)
 from neutrino.db.models.l3 import FloatingIP, Router, RouterL3AgentBinding, RouterPort
+from neutrino.db.models.securitygroups import (DefaultSecurityGroup, SecurityGroup,
+                                             SecurityGroupRule)
 
 __all__ = ["Agent", "Base", "FlatAllocation", "FloatingIP", "IPAllocation", "Network", "Port",
            "PortSecurityGroupBinding", "Router", "RouterL3AgentBinding", "RouterPort",
+           "SecurityGroup", "SecurityGroupRule", "DefaultSecurityGroup",
            "StandardAttrs", "Subnet", "TunnelEndpoint",
            "VxlanAllocation", "new_id", "utcnow"]

@@ -1,4 +1,4 @@
-"""``neutrino agent ovs|dhcp ...``: run an agent on this host."""
+"""``neutrino agent ovs|dhcp|l3|metadata ...``: run an agent on this host."""
 from __future__ import annotations
 
 import argparse
@@ -97,16 +97,28 @@ def run_dhcp(argv: list[str]) -> int:
     return dhcp_main(argv) or 0
 
 
-AGENTS = {"ovs": run_ovs, "dhcp": run_dhcp}
+def run_l3(argv: list[str]) -> int:
+    from neutrino.agents.l3.main import main as l3_main
+    return l3_main(argv) or 0
+
+
+def run_metadata(argv: list[str]) -> int:
+    from neutrino.agents.metadata.main import main as metadata_main
+    return metadata_main(argv) or 0
+
+
+AGENTS = {"ovs": run_ovs, "dhcp": run_dhcp, "l3": run_l3, "metadata": run_metadata}
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: neutrino agent {ovs,dhcp} [ARGS...]\n\n"
-              "  ovs    Open vSwitch (L2) agent (every node)\n"
-              "  dhcp   DHCP agent (controller)")
+        print("usage: neutrino agent {ovs,dhcp,l3,metadata} [ARGS...]\n\n"
+              "  ovs       Open vSwitch (L2) agent (every node)\n"
+              "  dhcp      DHCP agent (controller)\n"
+              "  l3        L3 agent: routers, NAT, floating IPs (controller)\n"
+              "  metadata  metadata service for the routers' proxies (controller)")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in AGENTS:
-        raise NeutrinoError(f"unknown agent {name!r} (ovs or dhcp)")
+        raise NeutrinoError(f"unknown agent {name!r} (ovs, dhcp, l3 or metadata)")
     return AGENTS[name](rest)

@@ -1,0 +1,243 @@
+"""The L3 agent: router events in, one loop reconciles routers through the driver.
+
+Sources of work, all funnelled into one queue: the ``l3_agent`` fanout
+(``routers_updated`` -> sync those routers, ``router_deleted`` -> that
+router), a gap in its numbering or the periodic timer (full sync), and link
+events in the node (ovs-vswitchd re-created a qr-/qg- port: re-wire that
+router). The loop drains the queue, coalesces, asks ``sync_routers`` for the
+routers it needs and hands each plan to the driver; routers the server no
+longer returns are removed. Floating IP statuses go back with
+``update_floatingip_statuses``.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import queue
+import threading
+from typing import Any
+
+from neutrino.agents.l3.router_plan import RouterPlan, build_plan
+from neutrino.rpc import NotificationListener, RpcClient
+
+LOG = logging.getLogger(__name__)
+
+AGENT_TYPE = "L3 agent"
+BINARY = "neutrino-l3-agent"
+TOPIC = "l3_agent"
+PLUGIN_TOPIC = "q-l3-plugin"
+RESYNC = "resync"
+STOP = None
+RETRY_DELAY = 1.0
+ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
+
+
+class L3Agent:
+    def __init__(self, host: str, transport_url: str, driver: Any,
+                 report_interval: float = 5, resync_interval: float = 60,
+                 rpc_timeout: float = 10, watch_links: bool = False):
+        self.host = host
+        self.url = transport_url
+        self.driver = driver
+        self.report_interval = report_interval
+        self.resync_interval = resync_interval
+        self.rpc_timeout = rpc_timeout
+        self.watch_links = watch_links
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._fips: dict[str, dict[str, str]] = {}     # router id -> {fip id: status sent}
+        self._devices: dict[str, str] = {}             # qr-/qg- name -> router id
+        self._routers = 0
+        self.plugin = self.reports = self.listener = self.links = None
+        self.synced = threading.Event()                # set after each full sync
+        self.idle = threading.Event()
+
+    # -- life cycle -----------------------------------------------------------
+
+    def start(self) -> "L3Agent":
+        self.plugin = RpcClient(self.url, PLUGIN_TOPIC, timeout=self.rpc_timeout)
+        self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
+        if self.watch_links:
+            from neutrino.agents.dhcp.link_watch import LinkWatcher
+            self.links = LinkWatcher(self._on_new_link, netns=self.driver.node_netns,
+                                     prefix="q", on_lost=lambda: self._queue.put(RESYNC))
+        # Listen before the first full sync, so nothing falls in between.
+        self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
+                                             host=self.host).start()
+        self._queue.put(RESYNC)
+        for target, name in ((self._loop, "l3-loop"), (self._heartbeat, "l3-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop the agent; routers and their metadata proxies keep working."""
+        self._stop.set()
+        self._queue.put(STOP)
+        for thread in self._threads:
+            thread.join(10)
+        for part in (self.listener, self.links):
+            if part is not None:
+                part.stop()
+        for client in (self.plugin, self.reports):
+            if client is not None:
+                client.close()
+        close = getattr(self.driver, "close", None)
+        if close:
+            close()
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: ``wait`` returns, then call ``stop``."""
+        self._stop.set()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    # -- event sources --------------------------------------------------------
+
+    def _on_notification(self, topic: str, event: str, payload: dict, meta: dict) -> None:
+        if meta.get("gap"):
+            LOG.info("notification gap on %s (seq %s): full sync", topic, meta.get("seq"))
+            self._queue.put(RESYNC)
+        if event == "routers_updated":
+            for router_id in payload.get("router_ids") or []:
+                self._queue.put(router_id)
+        elif event == "router_deleted" and payload.get("router_id"):
+            self._queue.put(payload["router_id"])
+
+    def _on_new_link(self, name: str) -> None:
+        router_id = self._devices.get(name)
+        if router_id:
+            self._queue.put(("full", router_id))
+
+    def _later(self, item) -> None:
+        timer = threading.Timer(RETRY_DELAY, self._queue.put, args=(item,))
+        timer.daemon = True
+        timer.start()
+
+    def _heartbeat(self) -> None:
+        start_flag = True
+        elapsed, next_resync = 0.0, self.resync_interval
+        while not self._stop.is_set():
+            try:
+                self.reports.call("report_state", agent_state=self.state(start_flag),
+                                  time=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                start_flag = False
+            except Exception as exc:
+                LOG.warning("report_state failed: %s", exc)
+            if self._stop.wait(self.report_interval):
+                return
+            elapsed += self.report_interval
+            if elapsed >= next_resync:
+                next_resync += self.resync_interval
+                self._queue.put(RESYNC)
+
+    def state(self, start_flag: bool = False) -> dict:
+        return {"binary": BINARY, "host": self.host, "agent_type": AGENT_TYPE,
+                "topic": TOPIC, "start_flag": start_flag,
+                "configurations": {"agent_mode": "legacy", "routers": self._routers,
+                                   "interface_driver": "openvswitch",
+                                   "handle_internal_only_routers": True,
+                                   "external_network_bridge": "",
+                                   "log_agent_heartbeats": False}}
+
+    # -- the loop -------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.idle.set()
+            items = [self._queue.get()]
+            self.idle.clear()
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if STOP in items or self._stop.is_set():
+                return
+            if RESYNC in items:
+                self._sync(None)
+                continue
+            full = {i[1] for i in items if isinstance(i, tuple)}
+            ids = list(dict.fromkeys(i[1] if isinstance(i, tuple) else i for i in items))
+            self._sync(ids, full)
+
+    def _sync(self, router_ids: list[str] | None, full: set[str] = frozenset()) -> None:
+        try:
+            routers = self.plugin.call("sync_routers", host=self.host, router_ids=router_ids)
+        except Exception as exc:
+            LOG.warning("sync_routers failed, retrying: %s", exc)
+            if router_ids is None:
+                self._later(RESYNC)
+            else:
+                for router_id in router_ids:
+                    self._later(("full", router_id) if router_id in full else router_id)
+            return
+        wanted = {r["id"]: r for r in routers or [] if r.get("admin_state_up", True)}
+        for router_id, router in wanted.items():
+            self._apply(router, full=router_ids is None or router_id in full)
+        owned = self.driver.routers()
+        gone = owned - set(wanted) if router_ids is None else \
+            {r for r in router_ids if r not in wanted and r in owned | set(self._fips)}
+        for router_id in sorted(gone):
+            self._remove(router_id)
+        if router_ids is None:
+            self._routers = len(wanted)
+            self.synced.set()
+
+    def _apply(self, router: dict, full: bool) -> None:
+        router_id = router["id"]
+        try:
+            plan = build_plan(router)
+        except (KeyError, ValueError, TypeError) as exc:
+            LOG.error("router %s: unusable router dict: %s", router_id, exc)
+            return
+        try:
+            result = self.driver.apply(plan, full=full)
+            LOG.info("router %s applied: %s", router_id, result)
+            statuses = {f.id: ACTIVE for f in plan.floating_ips}
+        except Exception:
+            LOG.exception("router %s: apply failed, retrying", router_id)
+            statuses = {f.id: ERROR for f in plan.floating_ips}
+            self._later(("full", router_id))
+        for port in plan.ports:
+            self._devices[port.name] = router_id
+        self._report_fips(router_id, plan, statuses)
+
+    def _report_fips(self, router_id: str, plan: RouterPlan, statuses: dict[str, str]) -> None:
+        """Send the statuses that changed; floating IPs this router dropped go DOWN."""
+        sent = self._fips.get(router_id, {})
+        server_view = {f.id: f.status for f in plan.floating_ips}
+        changed = {fid: st for fid, st in statuses.items()
+                   if sent.get(fid) != st or server_view.get(fid) != st}
+        for fid in set(sent) - set(statuses):
+            changed[fid] = DOWN
+        self._fips[router_id] = dict(statuses)
+        if not changed:
+            return
+        try:
+            self.plugin.call("update_floatingip_statuses", router_id=router_id,
+                             fip_statuses=changed)
+        except Exception as exc:
+            LOG.warning("router %s: update_floatingip_statuses failed: %s", router_id, exc)
+            self._fips[router_id] = {k: v for k, v in statuses.items() if k not in changed}
+
+    def _remove(self, router_id: str) -> None:
+        sent = self._fips.pop(router_id, {})
+        self._devices = {k: v for k, v in self._devices.items() if v != router_id}
+        try:
+            self.driver.remove(router_id)
+            LOG.info("router %s removed", router_id)
+        except Exception:
+            LOG.exception("router %s: removal failed, retrying", router_id)
+            self._later(router_id)
+            self._fips[router_id] = sent
+            return
+        if sent:
+            try:
+                self.plugin.call("update_floatingip_statuses", router_id=router_id,
+                                 fip_statuses={fid: DOWN for fid in sent})
+            except Exception as exc:
+                LOG.warning("router %s: update_floatingip_statuses failed: %s", router_id, exc)

@@ -1,8 +1,8 @@
 """The agent process: one queue of events, one loop draining it.
 
 Events come from the OVSDB monitor (a port, interface or bridge changed), the
-fanout notifications (port/network update or delete, tunnel update, or a gap
-in their numbering) and a periodic check (every ``check_interval`` seconds:
+fanout notifications (port/network update or delete, tunnel update, security
+group rule or member update, or a gap in their numbering) and a periodic check (every ``check_interval`` seconds:
 canary flow present? anything drifted?). Each wake-up drains the queue, then
 runs one reconcile pass, so a burst of events costs one pass.
 """
@@ -21,15 +21,19 @@ LOG = logging.getLogger(__name__)
 AGENT_TYPE = "Open vSwitch agent"
 BINARY = "neutrino-openvswitch-agent"
 WATCHED_TABLES = ("Bridge", "Port", "Interface")
+SG_EVENTS = ("security_groups_rule_updated", "security_groups_member_updated")
 
 
 class Agent:
     def __init__(self, config: AgentConfig, driver, server, listen=None,
-                 check_interval: float = 3.0, report_interval: float = 5.0):
-        """``listen(callback) -> stop`` subscribes to the fanout notifications."""
+                 check_interval: float = 3.0, report_interval: float = 5.0,
+                 firewall=None):
+        """``listen(callback) -> stop`` subscribes to the fanout notifications;
+        ``firewall`` is a ``FirewallHook`` (None: ports are not filtered)."""
         self.config = config
         self.server = server
-        self.reconciler = Reconciler(config, driver, server)
+        self.firewall = firewall
+        self.reconciler = Reconciler(config, driver, server, self.firewall)
         self.listen = listen
         self.check_interval = check_interval
         self.report_interval = report_interval
@@ -58,6 +62,8 @@ class Agent:
             self.events.put(("network", payload.get("network_id") or network.get("id")))
         elif event == "tunnel_update":
             self.events.put(("tunnel", payload.get("tunnel_ip")))
+        elif event in SG_EVENTS:
+            self.events.put(("security_groups", payload.get("security_groups") or []))
 
     # -- life cycle
     def start(self) -> None:
@@ -104,6 +110,8 @@ class Agent:
                 self.reconciler.forget_network(value)
             elif kind == "tunnel":
                 self.reconciler.add_tunnel(value)
+            elif kind == "security_groups" and self.firewall is not None:
+                self.firewall.groups_changed(value)
             try:
                 item = self.events.get_nowait()
             except queue.Empty:

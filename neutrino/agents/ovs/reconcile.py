@@ -34,10 +34,12 @@ class PassResult:
 
 
 class Reconciler:
-    def __init__(self, config: AgentConfig, driver, server):
+    def __init__(self, config: AgentConfig, driver, server, firewall=None):
+        """``firewall``: a ``FirewallHook`` (None: no security groups here)."""
         self.config = config
         self.driver = driver
         self.server = server
+        self.firewall = firewall
         self.vlans = LocalVlans()
         self.devices: dict[str, dict] = {}   # port id -> details from the server
         self.remotes: set[str] = set()
@@ -68,6 +70,8 @@ class Reconciler:
         self.tunnels_synced = False
         self.reported_up.clear()
         self.reported_down.clear()
+        if self.firewall is not None:
+            self.firewall.invalidate()
 
     def forget_unwired(self) -> None:
         """Ports the server did not know or could not bind are asked again."""
@@ -168,13 +172,18 @@ class Reconciler:
                 result.flows_deleted += len(changes.delete)
             self._written[bridge] = list(flows)
         self.device_count = len(want.bindings)
-        self._report(want, snap, result)
+        unfiltered: set[str] = set()
+        if self.firewall is not None:
+            plugged = {p.iface_id for p in desired.device_ports(self.config, snap)}
+            unfiltered = self.firewall.sync(plugged, self.devices, verify)
+        self._report(want, snap, result, unfiltered)
         return result
 
-    def _report(self, want, snap, result: PassResult) -> None:
+    def _report(self, want, snap, result: PassResult, unfiltered: set[str]) -> None:
+        """Ports wired (and filtered, when they must be) are up, others down."""
         up_now = {b.port_id for b in want.bindings.values()
                   if b.up and snap.ports.get(b.name) is not None
-                  and snap.ports[b.name].tag == b.tag}
+                  and snap.ports[b.name].tag == b.tag and b.port_id not in unfiltered}
         result.devices_up = sorted(up_now - self.reported_up)
         result.devices_down = sorted(self.reported_up - up_now)
         if not (result.devices_up or result.devices_down):

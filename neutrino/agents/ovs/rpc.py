@@ -11,7 +11,7 @@ from typing import Callable
 
 TOPICS = ("q-agent-notifier-port-update", "q-agent-notifier-port-delete",
           "q-agent-notifier-network-update", "q-agent-notifier-network-delete",
-          "q-agent-notifier-tunnel-update")
+          "q-agent-notifier-tunnel-update", "q-agent-notifier-security_group-update")
 
 
 class PluginApi:
@@ -41,6 +41,9 @@ class PluginApi:
 
     def get_ports_on_host(self) -> list[str]:
         return self._plugin.call("get_ports_on_host", host=self.host)
+
+    def security_group_info_for_devices(self, devices: list[str]) -> dict:
+        return self._plugin.call("security_group_info_for_devices", devices=list(devices))
 
     def close(self) -> None:
         for client in (self._plugin, self._reports):

@@ -13,6 +13,7 @@ class FakeServer:
     def __init__(self, endpoints=()):
         self.networks = {}
         self.ports = {}
+        self.groups = {}        # sg id -> {"stateful": bool, "rules": [...]}
         self.endpoints = list(endpoints)
         self.calls = []
         self.up = set()
@@ -75,6 +76,30 @@ class FakeServer:
     def get_ports_on_host(self):
         self._record("get_ports_on_host")
         return list(self.ports)
+
+    def group(self, rules=(), stateful=True):
+        sg_id = str(uuid.uuid4())
+        self.groups[sg_id] = {"stateful": stateful, "rules": [
+            dict(rule, id=str(uuid.uuid4()), security_group_id=sg_id) for rule in rules]}
+        return sg_id
+
+    def security_group_info_for_devices(self, devices):
+        """The contract's answer: ports, their groups' rules, remote members."""
+        self._record("security_group_info_for_devices", devices=list(devices))
+        ports = {d: dict(self.ports[d]) for d in devices if d in self.ports}
+        used = {sg for p in ports.values() for sg in p["security_groups"]}
+        rules = {sg: list(self.groups[sg]["rules"]) for sg in used}
+        remote = {r["remote_group_id"] for rs in rules.values() for r in rs
+                  if r.get("remote_group_id")}
+        members = {sg: {"IPv4": [], "IPv6": []} for sg in remote}
+        for port in self.ports.values():
+            for sg in set(port["security_groups"]) & remote:
+                ips = [ip["ip_address"] for ip in port["fixed_ips"]]
+                ips += [pair["ip_address"] for pair in port["allowed_address_pairs"]]
+                for ip in ips:
+                    members[sg]["IPv6" if ":" in ip else "IPv4"].append(ip)
+        return {"devices": ports, "security_groups": rules, "sg_member_ips": members,
+                "stateful": {sg: self.groups[sg]["stateful"] for sg in used}}
 
     def report_state(self, agent_state):
         self._record("report_state", agent_state=agent_state)

@@ -42,6 +42,9 @@ def ovs_parser() -> argparse.ArgumentParser:
                         help="seconds between drift checks (canary, flows)")
     parser.add_argument("--report-interval", type=float, default=5.0,
                         help="seconds between state reports")
+    parser.add_argument("--firewall-driver", default="iptables_hybrid",
+                        choices=("iptables_hybrid", "noop"),
+                        help="security groups: iptables_hybrid (default) or noop")
     return parser
 
 
@@ -77,9 +80,15 @@ def run_ovs(argv: list[str]) -> int:
     ovsdb = Ovsdb(args.ovsdb or f"unix:{rundir}/db.sock",
                   on_change=lambda *event: agent.on_ovsdb_change(*event))
     server = rpc.PluginApi(args.transport_url, args.host, config.agent_id)
+    firewall = None
+    if args.firewall_driver == "iptables_hybrid":
+        from neutrino.agents.firewall import FirewallDriver
+        from neutrino.agents.ovs.firewall_hook import FirewallHook
+        firewall = FirewallHook(server, FirewallDriver())
     agent = Agent(config, OvsDriver(ovsdb, rundir), server,
                   listen=lambda cb: rpc.listen(args.transport_url, args.host, cb),
-                  check_interval=args.check_interval, report_interval=args.report_interval)
+                  check_interval=args.check_interval, report_interval=args.report_interval,
+                  firewall=firewall)
     ovsdb.start()
     signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())
     agent.start()

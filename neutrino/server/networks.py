@@ -134,11 +134,8 @@ class NetworksMixin:
                 self._notify_port_deleted(tx, port)
                 session.delete(port)
             session.flush()
-            for subnet in list(net.subnets):
-                session.delete(subnet)
-            session.flush()
             segments.release(session, self.options, net)
-            session.delete(net)
+            session.delete(net)  # its subnets go with it (cascade)
             tx.notify(NETWORK_DELETE, "network_delete", {"network_id": net.id})
             tx.notify(DHCP_AGENT, "network_delete_end", {"network_id": net.id})
         self._write(work)

@@ -55,14 +55,15 @@ class PortsMixin:
     # -- IPAM -----------------------------------------------------------------
 
     def _used_addresses(self, session, subnet: Subnet) -> list[int]:
-        rows = session.scalars(select(IPAllocation.ip_address)
-                               .where(IPAllocation.subnet_id == subnet.id))
-        return sorted(int(ipaddress.ip_address(a)) for a in rows)
+        table = IPAllocation.__table__
+        rows = session.execute(select(table.c.ip_address)
+                               .where(table.c.subnet_id == subnet.id)).scalars().all()
+        return sorted(map(ipam.to_int, rows))
 
     def _next_address(self, session, subnet: Subnet, taken_now: set[str]) -> str | None:
         used = self._used_addresses(session, subnet)
         if taken_now:
-            used = sorted(set(used) | {int(ipaddress.ip_address(a)) for a in taken_now})
+            used = sorted(set(used) | {ipam.to_int(a) for a in taken_now})
         return ipam.first_free(subnet.allocation_pools, used, subnet.gateway_ip)
 
     def _address_taken(self, session, net_id: str, address: str, port_id: str | None) -> bool:
@@ -162,7 +163,7 @@ class PortsMixin:
             mac_address=mac, admin_state_up=data.get("admin_state_up", True), status="DOWN",
             device_id=data.get("device_id", ""), device_owner=device_owner,
             port_security_enabled=port_security,
-            allowed_address_pairs=data.get("allowed_address_pairs") or [],
+            allowed_address_pairs=self._address_pairs(data.get("allowed_address_pairs"), mac),
             extra_dhcp_opts=data.get("extra_dhcp_opts") or [],
             binding_host_id=data.get("binding:host_id") or "",
             binding_profile=data.get("binding:profile") or {},
@@ -173,12 +174,14 @@ class PortsMixin:
             for s, a in self._allocate(session, net, data.get("fixed_ips"), device_owner)]
         port.security_group_bindings = [
             PortSecurityGroupBinding(security_group_id=sg)
-            for sg in dict.fromkeys(data.get("security_groups") or [])]
+            for sg in self._port_security_groups(session, ctx, project_id, data, port_security,
+                                                 device_owner)]
         binding.bind(session, port, self.options.agent_down_time)
         session.add(port)
         session.flush()
         self.registry.publish("port", PRECOMMIT_CREATE, context=ctx, tx=tx, port=port,
                               request=data)
+        self._notify_sg_members(tx, self._sg_membership(None), port)
         tx.notify(DHCP_AGENT, "port_create_end",
                   lambda: {"network_id": port.network_id, "port": views.port_dict(port)})
         return port
@@ -197,13 +200,34 @@ class PortsMixin:
             return views.port_dict(self._get_port(session, ctx, port_id))
 
     def get_ports(self, ctx, filters: dict | None = None) -> list[dict]:
-        query = _port_query()
+        """All visible ports matching the column filters.
+
+        Reads plain rows (no ORM objects) in three queries: listing many ports
+        is the hot path of agents and clients.
+        """
+        query = select(*Port.__table__.c)
         clause = policy.port_visibility_clause(ctx, Port)
         if clause is not None:
             query = query.where(clause)
         query = self._pushdown(query, filters, PORT_COLUMNS)
+        ids = query.with_only_columns(Port.__table__.c.id).scalar_subquery()
+        allocs = IPAllocation.__table__
+        bindings = PortSecurityGroupBinding.__table__
         with self._read() as session:
-            return [views.port_dict(p) for p in session.scalars(query)]
+            rows = session.execute(query).all()
+            fixed_ips: dict[str, list] = {}
+            for port_id, subnet_id, address in session.execute(
+                    select(allocs.c.port_id, allocs.c.subnet_id, allocs.c.ip_address)
+                    .where(allocs.c.port_id.in_(ids)).order_by(allocs.c.id)).all():
+                fixed_ips.setdefault(port_id, []).append(
+                    {"subnet_id": subnet_id, "ip_address": address})
+            groups: dict[str, list] = {}
+            for port_id, sg_id in session.execute(
+                    select(bindings.c.port_id, bindings.c.security_group_id)
+                    .where(bindings.c.port_id.in_(ids))).all():
+                groups.setdefault(port_id, []).append(sg_id)
+        return [views.port_dict(r, fixed_ips.get(r.id, []), groups.get(r.id, []))
+                for r in rows]
 
     def update_port(self, ctx, port_id: str, data: dict, if_revision: int | None = None) -> dict:
         def work(tx):
@@ -219,12 +243,11 @@ class PortsMixin:
         policy.check_attributes_settable(ctx, "port", "update", data)
         self._check_revision(port, if_revision)
         net = self._get_network(session, ctx, port.network_id, lock=True)
-        self._check_port_security(
-            data.get("port_security_enabled", port.port_security_enabled),
-            {"security_groups": data.get("security_groups",
-                                         [b.security_group_id for b in port.security_group_bindings]),
-             "allowed_address_pairs": data.get("allowed_address_pairs",
-                                               port.allowed_address_pairs)})
+        before = self._sg_membership(port)
+        self._check_port_security_update(port, data)
+        if "allowed_address_pairs" in data:
+            data = dict(data, allowed_address_pairs=self._address_pairs(
+                data["allowed_address_pairs"], data.get("mac_address") or port.mac_address))
         if data.get("mac_address") and data["mac_address"] != port.mac_address:
             self._check_mac_free(session, net.id, data["mac_address"])
         old_host = port.binding_host_id
@@ -242,7 +265,8 @@ class PortsMixin:
                 self._set_fixed_ips(session, port, net.id, wanted)
                 changed = True
         if "security_groups" in data:
-            wanted_sgs = list(dict.fromkeys(data["security_groups"] or []))
+            wanted_sgs = self._port_security_groups(session, ctx, port.project_id, data,
+                                                    port.port_security_enabled, port.device_owner)
             if wanted_sgs != [b.security_group_id for b in port.security_group_bindings]:
                 port.security_group_bindings = [
                     PortSecurityGroupBinding(security_group_id=sg) for sg in wanted_sgs]
@@ -255,6 +279,7 @@ class PortsMixin:
         session.flush()
         self.registry.publish("port", PRECOMMIT_UPDATE, context=ctx, tx=tx, port=port,
                               request=data)
+        self._notify_sg_members(tx, before, port)
         self._notify_port_updated(tx, port)
         return port
 
@@ -286,6 +311,7 @@ class PortsMixin:
             port = self._get_port(tx.session, ctx, port_id)
             policy.check_modify(ctx, port, "port", "delete")
             self.registry.publish("port", PRECOMMIT_DELETE, context=ctx, tx=tx, port=port)
+            self._notify_sg_members(tx, self._sg_membership(port), None)
             self._notify_port_deleted(tx, port)
             tx.session.delete(port)
         self._write(work)

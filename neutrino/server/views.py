@@ -8,7 +8,11 @@ AGENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def timestamp(value: datetime.datetime | None, fmt: str = TIME_FORMAT) -> str | None:
-    return value.strftime(fmt) if value else None
+    if not value:
+        return None
+    if fmt == TIME_FORMAT:
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.strftime(fmt)
 
 
 def standard_attrs(obj) -> dict:
@@ -62,7 +66,14 @@ def subnet_dict(subnet: Subnet) -> dict:
     return d
 
 
-def port_dict(port: Port) -> dict:
+def port_dict(port: Port, fixed_ips: list[dict] | None = None,
+              security_groups: list[str] | None = None) -> dict:
+    """``port`` is a model, or a row of the ports table with the two lists given."""
+    if fixed_ips is None:
+        fixed_ips = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+                     for a in port.fixed_ips]
+    if security_groups is None:
+        security_groups = [b.security_group_id for b in port.security_group_bindings]
     d = standard_attrs(port)
     d.update({
         "network_id": port.network_id,
@@ -71,9 +82,8 @@ def port_dict(port: Port) -> dict:
         "status": port.status,
         "device_id": port.device_id,
         "device_owner": port.device_owner,
-        "fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
-                      for a in port.fixed_ips],
-        "security_groups": [b.security_group_id for b in port.security_group_bindings],
+        "fixed_ips": fixed_ips,
+        "security_groups": security_groups,
         "port_security_enabled": port.port_security_enabled,
         "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
         "extra_dhcp_opts": [dict(o) for o in port.extra_dhcp_opts],

@@ -35,6 +35,16 @@ class Cloud:
         resp = self.api.get(f"/v2.0/{collection}/{ident}")
         return resp.json()[collection[:-1]] if resp.status_code == 200 else None
 
+    def update(self, collection: str, ident: str, **body) -> dict:
+        singular = collection[:-1]
+        resp = self.api.put(f"/v2.0/{collection}/{ident}", json={singular: body})
+        assert resp.status_code == 200, resp.text
+        return resp.json()[singular]
+
+    def delete(self, collection: str, ident: str) -> None:
+        resp = self.api.delete(f"/v2.0/{collection}/{ident}")
+        assert resp.status_code == 204, resp.text
+
     def network(self, name: str, cidr: str) -> dict:
         net = self.create("networks", name=name)
         self.create("subnets", network_id=net["id"], cidr=cidr, ip_version=4)

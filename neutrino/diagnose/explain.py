@@ -1,0 +1,136 @@
+"""``explain SRC DST``: the hops a packet takes, simulated over live state.
+
+The walk is a simulator over what the nodes hold right now (recommendation 8
+of the style anchors): the instance's routes and MTU, the hybrid plug's
+devices and the live iptables rules, ``ofproto/trace`` per bridge on each
+node (which follows patch ports), the far node's tunnel and local VLAN, the
+DHCP namespace and dnsmasq. The first hop that fails is the verdict, with
+its reason and a fix. Each hop kind lives in ``neutrino.diagnose.hops``.
+"""
+from __future__ import annotations
+
+import time
+
+from neutrino.diagnose import snapshot as snapshot_mod
+from neutrino.diagnose.context import Ctx
+from neutrino.diagnose.endpoints import Endpoint, resolve
+from neutrino.diagnose.hops import dhcp, gateway, hybrid, instance, ovs
+from neutrino.diagnose.path import Explanation, Hop
+from neutrino.errors import NeutrinoError
+from neutrino.lab.layout import Lab
+
+PROTOS = ("icmp", "tcp", "udp")
+
+
+class _Walk:
+    def __init__(self, ctx: Ctx, exp: Explanation):
+        self.ctx, self.exp = ctx, exp
+
+    def add(self, hops: list[Hop], direction: str) -> bool:
+        for hop in hops:
+            hop.direction = direction
+            self.exp.hops.append(hop)
+            if not hop.ok:
+                return False
+        return True
+
+    def instance_to_port(self, src: Endpoint, dst: Endpoint, direction: str) -> bool:
+        """src instance -> its plug -> OVS -> dst's port on br-int."""
+        ctx = self.ctx
+        return (self.add(hybrid.egress(ctx, src, dst.ip), direction)
+                and self.add(ovs.across(ctx, src, dst, dst.mac, direction), direction))
+
+    def into(self, dst: Endpoint, src: Endpoint, direction: str) -> bool:
+        ctx = self.ctx
+        if dst.kind == "instance":
+            return (self.add(hybrid.ingress(ctx, dst, src.ip, src.mac), direction)
+                    and self.add(instance.ingress(ctx, dst), direction))
+        if dst.kind == "dhcp":
+            return self.add(dhcp.service(ctx, dst, src), direction)
+        return True
+
+    def l2(self, src: Endpoint, dst: Endpoint) -> None:
+        if not (self.instance_to_port(src, dst, "forward") and self.into(dst, src, "forward")):
+            return
+        # the reply
+        if dst.kind == "instance":
+            hops, _ = instance.egress(self.ctx, dst, src.ip)
+            if not self.add(hops, "reply") or not self.instance_to_port(dst, src, "reply"):
+                return
+        elif dst.kind == "dhcp":
+            if not (self.add(dhcp.egress(self.ctx, dst), "reply")
+                    and self.add(ovs.across(self.ctx, dst, src, src.mac, "reply"), "reply")):
+                return
+        else:
+            return
+        self.add(hybrid.ingress(self.ctx, src, dst.ip, dst.mac), "reply")
+        if self.exp.failed is None:
+            self.add(instance.ingress(self.ctx, src), "reply")
+
+    def off_link(self, src: Endpoint, dst: Endpoint, gateway_ip: str) -> None:
+        ctx = self.ctx
+        if not self.add(hybrid.egress(ctx, src, dst.ip), "forward"):
+            return
+        hop, port = gateway.check(ctx, src, gateway_ip, dst.ip)
+        if not self.add([hop], "forward") or port is None:
+            return
+        router = Endpoint("router", f"router({gateway_ip})", gateway_ip, port["mac_address"],
+                          port.get("binding:host_id"), port["network_id"], port["id"],
+                          netns=f"qrouter-{port['device_id']}")
+        if not router.host or router.host not in ctx.snap.nodes:
+            self.add([Hop("?", router.ovs_port or "qr-", "").fail(
+                f"router port {port['id']} is not bound to a node (no L3 agent?)",
+                ctx.lab_up)], "forward")
+            return
+        fake_dst = Endpoint(router.kind, router.label, dst.ip, router.mac, router.host,
+                            router.network_id, router.port_id)
+        if not self.add(ovs.across(ctx, src, fake_dst, router.mac, "forward"), "forward"):
+            return
+        try:
+            from neutrino.diagnose.hops import router as router_hops
+        except ImportError:
+            self.exp.notes.append("router hops (qrouter, NAT, br-ex) are not modelled yet")
+            return
+        router_hops.walk(self, src, router, dst)
+
+
+def explain(lab: Lab, src: str, dst: str, proto: str = "icmp", port: int | None = None,
+            snap=None) -> Explanation:
+    if proto not in PROTOS:
+        raise NeutrinoError(f"--proto must be one of {', '.join(PROTOS)}")
+    if proto != "icmp" and not port:
+        raise NeutrinoError(f"--proto {proto} needs --port N")
+    if port is not None and not 0 < port < 65536:
+        raise NeutrinoError(f"bad --port {port}: 1..65535")
+    t0 = time.monotonic()
+    snap = snap or snapshot_mod.take(lab)
+    if not snap.api_ok:
+        raise NeutrinoError(f"the lab's API does not answer: {snap.api_error}")
+    ctx = Ctx(lab, snap, proto, port)
+    s = resolve(snap, src)
+    if s.kind != "instance":
+        raise NeutrinoError(f"SRC must be an instance (got {s.label}); outside sources come "
+                            "with floating IPs")
+    d = resolve(snap, dst, peer=s)
+    exp = Explanation(s.label, d.label if d.kind != "instance" else d.instance, proto, port)
+    walk = _Walk(ctx, exp)
+    if d.kind == "dhcp":
+        check = dhcp.subnet_check(ctx, s.network_id)
+        if check is None and not d.port_id:
+            check = Hop("controller", "dnsmasq", "").fail(
+                f"network {ctx.network_name(s.network_id)} has no DHCP port", ctx.lab_up)
+        if check is not None:
+            first, _ = instance.egress(ctx, s, s.ip)
+            walk.add(first, "forward")
+            walk.add([check], "forward")
+            exp.elapsed = time.monotonic() - t0
+            return exp
+    hops, nexthop = instance.egress(ctx, s, d.ip)
+    if walk.add(hops, "forward"):
+        if nexthop == d.ip and d.kind in ("instance", "dhcp", "router") \
+                and d.network_id == s.network_id:
+            walk.l2(s, d)
+        else:
+            walk.off_link(s, d, nexthop)
+    exp.elapsed = time.monotonic() - t0
+    return exp

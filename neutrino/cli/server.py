@@ -1,5 +1,6 @@
 """``neutrino server``: the Networking API v2.0 and the agents' RPC endpoints."""
 import argparse
+import asyncio
 import logging
 import os
 import socket
@@ -25,8 +26,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="physical networks that may carry flat networks ('*' = any)")
     p.add_argument("--agent-down-time", type=int, default=75,
                    help="seconds without heartbeat before an agent is dead")
-    p.add_argument("--auth", default="noauth", choices=["noauth"],
-                   help="request authentication (noauth: X-Project-Id/X-Roles headers)")
+    p.add_argument("--auth", default="noauth", choices=["noauth", "keystone"],
+                   help="request authentication (noauth: X-Project-Id/X-Roles headers; "
+                        "keystone: X-Auth-Token from the built-in identity service)")
+    p.add_argument("--identity-bind", default="127.0.0.1:5000",
+                   help="HOST:PORT of the Keystone v3 identity service (with --auth keystone)")
+    p.add_argument("--network-url", help="the Networking API URL the token catalog offers "
+                                         "(default http://<--bind>)")
+    p.add_argument("--bootstrap-admin-password",
+                   default=os.environ.get("NEUTRINO_BOOTSTRAP_ADMIN_PASSWORD"),
+                   help="create or reset project/user 'admin' with this password "
+                        "(env NEUTRINO_BOOTSTRAP_ADMIN_PASSWORD)")
+    p.add_argument("--bootstrap-demo-password",
+                   default=os.environ.get("NEUTRINO_BOOTSTRAP_DEMO_PASSWORD"),
+                   help="also create or reset project/user 'demo' (member) "
+                        "(env NEUTRINO_BOOTSTRAP_DEMO_PASSWORD)")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
@@ -48,6 +62,16 @@ def check_port_free(host: str, port: int) -> None:
             raise NeutrinoError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
+async def serve_all(servers) -> None:
+    """Serve until any server stops (a signal stops the one holding the handlers), then all."""
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    if pending:
+        await asyncio.wait(pending)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
@@ -66,6 +90,12 @@ def main(argv: list[str]) -> int:
             raise NeutrinoError(f"cannot create state dir {state}: {error.strerror}") from None
         db_url = f"sqlite:///{state / 'neutrino.db'}"
     check_port_free(host, port)
+    keystone = args.auth == "keystone"
+    if keystone:
+        identity_host, identity_port = parse_bind(args.identity_bind)
+        check_port_free(identity_host, identity_port)
+    elif args.bootstrap_admin_password or args.bootstrap_demo_password:
+        raise NeutrinoError("--bootstrap-*-password needs --auth keystone")
 
     notifier, rpc_servers = None, []
     if args.transport_url:
@@ -74,7 +104,7 @@ def main(argv: list[str]) -> int:
 
     from neutrino.server.service import build
     try:
-        service = build(db_url, options, notifier)
+        service = build(db_url, options, notifier, auth=args.auth)
     except NeutrinoError:
         raise
     except Exception as error:
@@ -90,12 +120,26 @@ def main(argv: list[str]) -> int:
             server.start()
 
     import uvicorn
-    LOG.info("neutrino server %s on http://%s:%d (db %s, pid %d)", "noauth", host, port,
+    LOG.info("neutrino server %s on http://%s:%d (db %s, pid %d)", args.auth, host, port,
              db_url, os.getpid())
     config = uvicorn.Config(service.app, host=host, port=port, log_level=args.log_level,
                             access_log=args.access_log, lifespan="off")
+    servers = [uvicorn.Server(config)]
+    if keystone:
+        from neutrino.identity.app import create_identity_app
+        from neutrino.identity.bootstrap import bootstrap
+        service.identity.ensure_roles()
+        if args.bootstrap_admin_password:
+            bootstrap(service.identity, args.bootstrap_admin_password,
+                      args.bootstrap_demo_password)
+        identity_app = create_identity_app(service.identity,
+                                           args.network_url or f"http://{host}:{port}")
+        LOG.info("identity (Keystone v3) on http://%s:%d/v3", identity_host, identity_port)
+        servers.append(uvicorn.Server(uvicorn.Config(
+            identity_app, host=identity_host, port=identity_port, log_level=args.log_level,
+            access_log=args.access_log, lifespan="off")))
     try:
-        uvicorn.Server(config).run()
+        asyncio.run(serve_all(servers))
     finally:
         for server in rpc_servers:
             server.stop()

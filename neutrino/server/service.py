@@ -4,9 +4,14 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from neutrino.api.app import create_app
+from neutrino.api.auth import KeystoneAuth, NoAuth
+from neutrino.api.definitions.quotas import EXTENSIONS as QUOTA_EXTENSIONS
+from neutrino.api.definitions.quotas import quota_routes
 from neutrino.db.engine import Database
+from neutrino.identity.store import IdentityStore
 from neutrino.server.config import ServerOptions
 from neutrino.server.plugin import Plugin
+from neutrino.server.quotas import Quotas
 
 
 @dataclass
@@ -14,14 +19,25 @@ class Service:
     db: Database
     plugin: Plugin
     app: Starlette
+    quotas: Quotas | None = None
+    identity: IdentityStore | None = None
 
     def close(self) -> None:
         self.db.dispose()
 
 
 def build(db_url: str, options: ServerOptions | None = None, notifier=None,
-          context_source=None) -> Service:
+          context_source=None, auth: str = "noauth") -> Service:
+    """``auth="keystone"``: the API validates tokens of an identity store on the same DB."""
     db = Database(db_url)
     plugin = Plugin(db, options or ServerOptions(), notifier)
     plugin.start()
-    return Service(db=db, plugin=plugin, app=create_app(plugin, context_source))
+    quotas = Quotas(db, plugin.registry)
+    identity = None
+    if auth == "keystone":
+        identity = IdentityStore(db)
+        context_source = KeystoneAuth(identity.context_for)
+    context_source = context_source or NoAuth()
+    app = create_app(plugin, context_source, extra_routes=quota_routes(quotas, context_source),
+                     extra_extensions=QUOTA_EXTENSIONS)
+    return Service(db=db, plugin=plugin, app=app, quotas=quotas, identity=identity)

@@ -5,6 +5,8 @@ imports it below, plus an Alembic revision under ``neutrino/db/migrations``.
 """
 from neutrino.db.models.agents import Agent, TunnelEndpoint
 from neutrino.db.models.base import Base, StandardAttrs, new_id, utcnow
+from neutrino.db.models.identity import (Project, QuotaLimit, QuotaLock, Role,
+                                         RoleAssignment, Token, User)
 from neutrino.db.models.l2 import (FlatAllocation, IPAllocation, Network, Port,
                                    PortSecurityGroupBinding, Subnet,
                                    VxlanAllocation)
@@ -13,7 +15,8 @@ from neutrino.db.models.securitygroups import (DefaultSecurityGroup, SecurityGro
                                              SecurityGroupRule)
 
 __all__ = ["Agent", "Base", "FlatAllocation", "FloatingIP", "IPAllocation", "Network", "Port",
-           "PortSecurityGroupBinding", "Router", "RouterL3AgentBinding", "RouterPort",
-           "SecurityGroup", "SecurityGroupRule", "DefaultSecurityGroup",
-           "StandardAttrs", "Subnet", "TunnelEndpoint",
+           "PortSecurityGroupBinding", "Project", "QuotaLimit", "QuotaLock", "Role",
+           "RoleAssignment", "Router", "RouterL3AgentBinding", "RouterPort",
+           "SecurityGroup", "SecurityGroupRule", "DefaultSecurityGroup", "StandardAttrs",
+           "Subnet", "Token", "TunnelEndpoint", "User",
            "VxlanAllocation", "new_id", "utcnow"]

@@ -38,6 +38,12 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
     _lab_args(p)
     p.add_argument("node")
     p.add_argument("cmd", nargs="*" if command_after_dashes else argparse.REMAINDER)
+    p = sub.add_parser("break", help="inject a known fault (see `lab break list`)")
+    _lab_args(p)
+    p.add_argument("fault")
+    p.add_argument("target", nargs="?")
+    p = sub.add_parser("heal", help="undo the faults `lab break` injected")
+    _lab_args(p)
     return ap
 
 
@@ -67,6 +73,9 @@ def main(argv: list[str]) -> int:
         return _down(lab, args.all)
     if args.action == "status":
         return _status(lab, args.format)
+    if args.action in ("break", "heal"):
+        from neutrino.cli import faults
+        return faults.run(lab, args)
     return _exec(lab, args.node, args.cmd)
 
 

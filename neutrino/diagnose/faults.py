@@ -1,0 +1,247 @@
+"""Known faults to break a lab with, and heal it from (``neutrino lab break|heal``).
+
+Each fault does what a real mishap does on a real cloud, and records what it
+changed in ``<state>/faults.json`` so that ``heal`` undoes exactly that. The
+OVS agent repairs tags and tunnel ports from OVSDB events within
+milliseconds, so drills on OVS state first stop the node's OVS agent, as an
+operator's broken agent would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Callable
+
+from neutrino.agents.ovs.br_tun import tunnel_port_name
+from neutrino.diagnose.api import DiagnoseApi
+from neutrino.errors import NeutrinoError
+from neutrino.lab import instances, lifecycle, services
+from neutrino.lab import node as lab_node
+from neutrino.lab.layout import Lab, tunnel_ip
+from neutrino.lab.plug import VifNames
+from neutrino.linux import dnsmasq, ovs_daemons, proc
+
+
+@dataclass
+class Fault:
+    name: str
+    help: str
+    target: str           # what TARGET names, and its default
+    apply: Callable[[Lab, str | None], dict]
+
+
+def _record_path(lab: Lab) -> str:
+    return lab.path("faults.json")
+
+
+def recorded(lab: Lab) -> list[dict]:
+    try:
+        with open(_record_path(lab)) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return []
+
+
+def _save(lab: Lab, records: list[dict]) -> None:
+    tmp = _record_path(lab) + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(records, f, indent=1)
+    os.replace(tmp, _record_path(lab))
+
+
+def _in_instance(lab: Lab, name: str, *cmd: str, check: bool = True) -> str:
+    out = subprocess.run(instances.exec_argv(lab, name, list(cmd)), capture_output=True,
+                         text=True, timeout=20)
+    if check and out.returncode != 0:
+        raise NeutrinoError(f"{name}: {' '.join(cmd)}: {out.stderr.strip()}")
+    return out.stdout
+
+
+def _on_node(lab: Lab, node: str, *cmd: str) -> str:
+    out = subprocess.run(lab_node.enter_argv(lab, node, list(cmd)), capture_output=True,
+                         text=True, timeout=20)
+    if out.returncode != 0:
+        raise NeutrinoError(f"{node}: {' '.join(cmd)}: {out.stderr.strip()}")
+    return out.stdout
+
+
+def _instance(lab: Lab, target: str | None) -> dict:
+    if target:
+        return instances.load(lab, target)
+    found = instances.all_instances(lab)
+    if not found:
+        raise NeutrinoError(f"lab {lab.name} has no instance to break")
+    return found[0]
+
+
+def _api(lab: Lab) -> DiagnoseApi:
+    return DiagnoseApi(lifecycle.endpoint(lab), timeout=10)
+
+
+def _stop_agent(lab: Lab, node: str, kind: str) -> None:
+    pid = services.alive(services.read_pids(lab), f"agent-{kind}@{node}")
+    if pid:
+        proc.kill_and_wait(pid, timeout=5)
+
+
+# -- the faults ---------------------------------------------------------------------
+
+def _mtu(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, target)
+    _in_instance(lab, inst["name"], "ip", "link", "set", "eth0", "mtu", "1500")
+    return {"instance": inst["name"], "mtu": inst.get("mtu") or 1450}
+
+
+def _no_route(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, target)
+    line = _in_instance(lab, inst["name"], "ip", "-4", "route", "show", "default").split()
+    if "via" not in line:
+        raise NeutrinoError(f"{inst['name']} has no default route to remove")
+    gw = line[line.index("via") + 1]
+    _in_instance(lab, inst["name"], "ip", "route", "del", "default")
+    return {"instance": inst["name"], "gateway": gw}
+
+
+def _dnsmasq(lab: Lab, target: str | None) -> dict:
+    _stop_agent(lab, "controller", "dhcp")
+    root = lab.node_dir("controller", "agent", "dhcp", "dhcp")
+    stopped = []
+    for net in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if target and not net.startswith(target):
+            continue
+        dnsmasq.stop(os.path.join(root, net, "pid"))
+        stopped.append(net)
+    return {"networks": stopped, "agents": ["dhcp@controller"]}
+
+
+def _ovs_agent(lab: Lab, target: str | None) -> dict:
+    """The agent stops, then the instance's port is plugged again (as after a
+    reboot): nobody gives the new qvo its VLAN."""
+    inst = _instance(lab, target)
+    host = inst["host"]
+    _stop_agent(lab, host, "ovs")
+    qvo = VifNames.for_port(inst["port_id"]).qvo
+    rundir = lab.ovs_rundir(host)
+    ovs_daemons.vsctl(rundir, "--", "del-port", "br-int", qvo,
+                      "--", "add-port", "br-int", qvo,
+                      "--", "set", "Interface", qvo,
+                      f"external_ids:iface-id={inst['port_id']}",
+                      "external_ids:iface-status=active",
+                      f"external_ids:attached-mac={inst['mac']}",
+                      f"external_ids:vm-uuid={inst['id']}")
+    return {"instance": inst["name"], "agents": [f"ovs@{host}"]}
+
+
+def _tunnel(lab: Lab, target: str | None) -> dict:
+    node, _, remote = (target or "compute01:compute02").partition(":")
+    remote = remote or "controller"
+    port = tunnel_port_name(tunnel_ip(remote))
+    _stop_agent(lab, node, "ovs")
+    ovs_daemons.vsctl(lab.ovs_rundir(node), "--", "del-port", "br-tun", port)
+    return {"node": node, "port": port, "agents": [f"ovs@{node}"]}
+
+
+def _wrong_tag(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, target)
+    host = inst["host"]
+    qvo = VifNames.for_port(inst["port_id"]).qvo
+    _stop_agent(lab, host, "ovs")
+    tag = ovs_daemons.vsctl(lab.ovs_rundir(host), "get", "Port", qvo, "tag").strip()
+    wrong = (int(tag) if tag.isdigit() else 0) + 100
+    ovs_daemons.vsctl(lab.ovs_rundir(host), "set", "Port", qvo, f"tag={wrong}")
+    return {"instance": inst["name"], "qvo": qvo, "tag": tag, "agents": [f"ovs@{host}"]}
+
+
+def _dhcp_disabled(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, target) if not target or not target.count("-") == 4 else None
+    api = _api(lab)
+    try:
+        net = inst["network_id"] if inst else None
+        subnets = api.get("/v2.0/subnets").get("subnets", [])
+        chosen = [s for s in subnets if (net and s["network_id"] == net)
+                  or (target and target in (s["id"], s.get("name")))]
+        if not chosen:
+            raise NeutrinoError(f"no subnet for {target or 'the first instance'}")
+        subnet = chosen[0]
+        api.put(f"/v2.0/subnets/{subnet['id']}", {"subnet": {"enable_dhcp": False}})
+    finally:
+        api.close()
+    return {"subnet": subnet["id"]}
+
+
+def _em4(lab: Lab, target: str | None) -> dict:
+    node = "controller"
+    links = _on_node(lab, node, "ip", "-o", "link", "show")
+    if " em4" not in links and "em4@" not in links:
+        raise NeutrinoError("this lab has no em4 (the upstream link of issue 4) yet")
+    _on_node(lab, node, "ip", "link", "set", "em4", "down")
+    return {"node": node}
+
+
+FAULTS: dict[str, Fault] = {f.name: f for f in (
+    Fault("mtu-1500", "instance MTU 1500 on a VXLAN network", "INSTANCE (first)", _mtu),
+    Fault("dnsmasq-stopped", "dnsmasq stopped (and its DHCP agent, which would restart it)",
+          "NETWORK id prefix (all)", _dnsmasq),
+    Fault("ovs-agent-stopped", "OVS agent stopped while an instance's port is plugged again",
+          "INSTANCE (first)", _ovs_agent),
+    Fault("tunnel-deleted", "a VXLAN tunnel port deleted (OVS agent stopped first)",
+          "NODE:REMOTE (compute01:compute02)", _tunnel),
+    Fault("wrong-vlan-tag", "a wrong local VLAN tag on a qvo (OVS agent stopped first)",
+          "INSTANCE (first)", _wrong_tag),
+    Fault("dhcp-disabled", "DHCP disabled on the subnet", "INSTANCE or SUBNET (first)",
+          _dhcp_disabled),
+    Fault("no-default-route", "instance default route missing", "INSTANCE (first)", _no_route),
+    Fault("em4-down", "em4 (the controller's upstream link) down", "-", _em4),
+)}
+
+
+def catalogue() -> str:
+    return "\n".join(f"  {f.name:<18} {f.help} [TARGET: {f.target}]" for f in FAULTS.values())
+
+
+def break_(lab: Lab, name: str, target: str | None = None) -> dict:
+    if name not in FAULTS:
+        raise NeutrinoError(f"unknown fault {name!r}; known faults:\n{catalogue()}")
+    if not lifecycle.read_info(lab):
+        raise NeutrinoError(f"lab {lab.name} is not up")
+    undo = FAULTS[name].apply(lab, target)
+    entry = {"fault": name, "target": target, "undo": undo}
+    _save(lab, recorded(lab) + [entry])
+    return entry
+
+
+def _heal_one(lab: Lab, entry: dict) -> None:
+    undo, name = entry["undo"], entry["fault"]
+    if name == "mtu-1500":
+        _in_instance(lab, undo["instance"], "ip", "link", "set", "eth0", "mtu", str(undo["mtu"]))
+    elif name == "no-default-route":
+        _in_instance(lab, undo["instance"], "ip", "route", "replace", "default", "via",
+                     undo["gateway"], "dev", "eth0")
+    elif name == "dhcp-disabled":
+        api = _api(lab)
+        try:
+            api.put(f"/v2.0/subnets/{undo['subnet']}", {"subnet": {"enable_dhcp": True}})
+        finally:
+            api.close()
+    elif name == "em4-down":
+        _on_node(lab, undo["node"], "ip", "link", "set", "em4", "up")
+    # agent-based faults: the restarted agent repairs tags, tunnels, dnsmasq
+
+
+def heal(lab: Lab, say=print) -> list[dict]:
+    """Undo every recorded fault (newest first), then start what was stopped."""
+    records = recorded(lab)
+    restart = False
+    for entry in reversed(records):
+        _heal_one(lab, entry)
+        restart = restart or bool(entry["undo"].get("agents"))
+        say(f"healed {entry['fault']}" + (f" ({entry['target']})" if entry["target"] else ""))
+    if restart:
+        info = lifecycle.read_info(lab)
+        computes = len([n for n in info.get("nodes", []) if n != "controller"])
+        lifecycle.up(lab, computes=computes, say=lambda text: None)
+        say("restarted the stopped agents")
+    _save(lab, [])
+    return records

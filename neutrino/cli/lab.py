@@ -74,8 +74,8 @@ def main(argv: list[str]) -> int:
     if args.action == "status":
         return _status(lab, args.format)
     if args.action in ("break", "heal"):
-        from neutrino.cli import faults
-        return faults.run(lab, args)
+        from neutrino.diagnose import faults
+        return faults.run_cli(lab, args)
     return _exec(lab, args.node, args.cmd)
 
 

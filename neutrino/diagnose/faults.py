@@ -245,3 +245,18 @@ def heal(lab: Lab, say=print) -> list[dict]:
         say("restarted the stopped agents")
     _save(lab, [])
     return records
+
+
+def run_cli(lab: Lab, args) -> int:
+    """``neutrino lab break FAULT [TARGET]`` / ``neutrino lab heal`` (args from cli/lab.py)."""
+    if args.action == "heal":
+        if not heal(lab):
+            print(f"lab {lab.name}: nothing to heal")
+        return 0
+    if args.fault in ("list", "help"):
+        print("faults:\n" + catalogue())
+        return 0
+    entry = break_(lab, args.fault, args.target)
+    print(f"broke {entry['fault']}: {entry['undo']}; `neutrino lab heal --name {lab.name}` "
+          "undoes it")
+    return 0

@@ -131,6 +131,9 @@ class FirewallHook:
                 self._dirty = True
                 return set(wanted) - self.filtered
             self.applied += 1
+            if fetched:
+                LOG.info("firewall: %d ports filtered, %d security groups",
+                         len(ports), len(self._groups))
             self.filtered = {p["id"] for p in ports}
         return set(wanted) - self.filtered
 

@@ -48,6 +48,13 @@ def meta_data_json(instance: Instance) -> dict:
             "launch_index": 0, "meta": {}, "public_keys": {}, "devices": []}
 
 
+def needs_public_ipv4(path: str) -> bool:
+    """Whether answering ``path`` involves the floating IP (a lookup of its own)."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    return len(parts) >= 2 and parts[1] == "meta-data" and \
+        (len(parts) == 2 or parts[2].startswith("public"))
+
+
 def answer(path: str, instance: Instance) -> tuple[int, str, bytes]:
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
     if not parts:

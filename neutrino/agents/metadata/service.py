@@ -4,8 +4,11 @@ Each request must carry ``X-Forwarded-For`` (the instance's address, set by
 the proxy) and ``X-Neutron-Router-ID`` or ``X-Neutron-Network-ID``. The
 port is looked up with ``get_ports_for_metadata``; anything but exactly one
 port is 404, so a missing or forged header never yields another instance's
-data. The floating IP (``public-ipv4``) comes from the router's
-``_floatingips`` in ``sync_routers``.
+data. The floating IP (``public-ipv4``) is looked up only for the paths
+that show it: from the port dict when the server puts
+``floating_ip_address`` there, else from the router's ``_floatingips`` in
+``sync_routers`` (asked as ``host``, which must be the L3 agent's host:
+that call also schedules routers nobody hosts yet).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
-from neutrino.agents.metadata.answers import Instance, answer
+from neutrino.agents.metadata.answers import Instance, answer, needs_public_ipv4
 
 LOG = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class Resolver:
         self.call = call
         self.host = host
 
-    def instance(self, headers) -> Instance | None:
+    def instance(self, headers, public: bool = True) -> Instance | None:
         address = (headers.get("X-Forwarded-For") or "").strip()
         router_id = (headers.get("X-Neutron-Router-ID") or "").strip()
         network_id = (headers.get("X-Neutron-Network-ID") or "").strip()
@@ -48,11 +51,14 @@ class Resolver:
                 LOG.warning("%s on %s matches %d ports: refused", address, key, len(ports))
             return None
         port = ports[0]
+        floating = port.get("floating_ip_address")
+        if floating is None and public:
+            floating = self._floating_ip(router_id, port["port_id"], address)
         return Instance(port_id=port["port_id"], device_id=port.get("device_id") or "",
                         project_id=port.get("project_id") or "",
                         network_id=port.get("network_id") or "",
                         name=port.get("name") or "", local_ipv4=address,
-                        public_ipv4=self._floating_ip(router_id, port["port_id"], address))
+                        public_ipv4=floating)
 
     def _floating_ip(self, router_id: str, port_id: str, address: str) -> str | None:
         if not router_id:
@@ -85,7 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head_only: bool) -> None:
         try:
-            instance = self.server.resolver.instance(self.headers)
+            instance = self.server.resolver.instance(self.headers,
+                                                     public=needs_public_ipv4(self.path))
         except Exception as exc:
             LOG.warning("metadata lookup failed: %s", exc)
             self._send(500, "text/plain", b"500 Internal Server Error\n", head_only)

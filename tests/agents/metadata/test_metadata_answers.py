@@ -1,6 +1,6 @@
 import json
 
-from neutrino.agents.metadata.answers import Instance, answer
+from neutrino.agents.metadata.answers import Instance, answer, needs_public_ipv4
 
 VM = Instance(port_id="p1", device_id="inst-1", project_id="proj", network_id="net",
               name="VM_One", local_ipv4="10.0.0.5", public_ipv4="172.24.4.20")
@@ -35,3 +35,10 @@ def test_unknown_paths_are_404():
     for path in ("/latest/user-data", "/foo/meta-data/instance-id", "/latest/meta-data/x",
                  "/openstack/latest/vendor_data.json", "/openstack/nope/meta_data.json"):
         assert answer(path, VM)[0] == 404, path
+
+
+def test_only_listing_and_public_paths_need_the_floating_ip():
+    assert needs_public_ipv4("/latest/meta-data/public-ipv4")
+    assert needs_public_ipv4("/latest/meta-data/")
+    assert not needs_public_ipv4("/latest/meta-data/instance-id")
+    assert not needs_public_ipv4("/openstack/latest/meta_data.json")

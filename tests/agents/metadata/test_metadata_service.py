@@ -34,9 +34,13 @@ def get(sock_path, path, headers):
 
 
 @pytest.fixture
-def service(tmp_path):
+def plugin():
+    return FakeL3Plugin([router()])
+
+
+@pytest.fixture
+def service(tmp_path, plugin):
     url = f"memory://metadata-{uuid.uuid4().hex[:8]}"
-    plugin = FakeL3Plugin([router()])
     plugin.metadata_ports[(ROUTER, "10.0.0.57")] = [
         {"port_id": VM_PORT, "device_id": "inst-57", "project_id": "p1",
          "network_id": "int-net", "name": "vm1"}]
@@ -91,6 +95,23 @@ def test_missing_or_wrong_headers_are_404(service):
     assert get(service, path, headers("10.0.0.200"))[0] == 404
     both = dict(headers("10.0.0.57"), **{"X-Neutron-Network-ID": "int-net"})
     assert get(service, path, both)[0] == 404
+
+
+def test_sync_routers_only_for_paths_showing_the_floating_ip(service, plugin):
+    plugin.sync_calls.clear()
+    assert get(service, "/latest/meta-data/instance-id", headers("10.0.0.57"))[0] == 200
+    assert get(service, "/openstack/latest/meta_data.json", headers("10.0.0.57"))[0] == 200
+    assert plugin.sync_calls == []
+    assert get(service, "/latest/meta-data/public-ipv4", headers("10.0.0.57"))[0] == 200
+    assert plugin.sync_calls == [[ROUTER]]
+
+
+def test_floating_ip_given_with_the_port_needs_no_router_sync(service, plugin):
+    plugin.metadata_ports[(ROUTER, "10.0.0.58")][0]["floating_ip_address"] = "172.24.4.77"
+    plugin.sync_calls.clear()
+    assert get(service, "/latest/meta-data/public-ipv4", headers("10.0.0.58")) == \
+        (200, b"172.24.4.77")
+    assert plugin.sync_calls == []
 
 
 def test_ambiguous_address_is_refused(service):

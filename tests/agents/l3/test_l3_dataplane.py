@@ -251,13 +251,47 @@ def test_router_snat_floating_ip_metadata_restart_and_removal(lab):
         assert tcp(vm2, INTERNET, 80, timeout=1) is None
         assert tcp(vm1, INTERNET, 80) == FIP_IP
 
-        # Disassociating the floating IP removes its /32 and its inbound path.
+        # Moving the floating IP to vm2 moves the inbound path; the /32 stays on qg-.
         r["enable_snat"] = True
+        r["_floatingips"][0]["fixed_ip_address"] = VM2_IP
+        restarted.apply(build_plan(r))
+        serve(lab, vm2, "peer", "0.0.0.0", 22)
+        assert tcp(vm2, INTERNET, 80) == FIP_IP
+        assert tcp(vm1, INTERNET, 80) == GW_IP
+        assert tcp(upstream, FIP_IP, 22) == EXT_GW        # now answered by vm2's server
+
+        # A second floating IP is announced by gratuitous ARP: the upstream side
+        # (accepting unsolicited ARP) learns qg-'s MAC without asking.
+        proc.run(["sysctl", "-w", "net.ipv4.conf.eth0.arp_accept=1"], netns=upstream)
+        r["_floatingips"].append({"id": "fip-2", "floating_ip_address": "172.24.4.21",
+                                  "fixed_ip_address": VM1_IP, "port_id": "p", "status": "DOWN"})
+        restarted.apply(build_plan(r))
+        wait_until(lambda: plan.gateway.mac in proc.run(
+            ["ip", "neigh", "show", "172.24.4.21"], netns=upstream).out, 5, "GARP")
+
+        # East-west through a second interface, and an extra route.
+        qr2 = {**r["_interfaces"][0], "id": str(uuid.uuid4()), "mac_address": "fa:16:3e:bb:00:02",
+               "fixed_ips": [{"subnet_id": "s2", "ip_address": "10.1.0.1"}],
+               "subnets": [{"id": "s2", "cidr": "10.1.0.0/24", "gateway_ip": "10.1.0.1"}]}
+        r["_interfaces"].append(qr2)
+        r["routes"] = [{"destination": "10.9.0.0/16", "nexthop": "10.1.0.200"}]
+        plan2 = build_plan(r)
+        restarted.apply(plan2)
+        lab["vsctl"]("set", "Port", plan2.internal[[p.port_id for p in plan2.internal]
+                                                   .index(qr2["id"])].name, "tag=3")
+        vm3 = plug(lab, "vm3", "br-int", 3, "10.1.0.7/24", "10.1.0.1", mtu=1450)
+        assert tcp(vm3, VM1_IP, 22) == "10.1.0.7"          # routed, not NATed
+        assert {"dst": "10.9.0.0/16", "gateway": "10.1.0.200", "dev": None} in [
+            {**x, "dev": None} for x in ip.route_list(ns)]
+
+        # Disassociating removes the /32s and the inbound path; the route goes too.
         r["_floatingips"] = []
+        r["routes"] = []
         restarted.apply(build_plan(r))
         assert v4(qg, ns) == [f"{GW_IP}/24"]
         assert not ping(upstream, FIP_IP, wait=1)
         assert tcp(vm1, INTERNET, 80) == GW_IP
+        assert not [x for x in ip.route_list(ns) if x["dst"] == "10.9.0.0/16"]
 
         # Removal: namespace, OVS ports and proxy go.
         restarted.remove(router_id)

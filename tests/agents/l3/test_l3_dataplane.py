@@ -304,3 +304,57 @@ def test_router_snat_floating_ip_metadata_restart_and_removal(lab):
         metadata.stop()
         client.close()
         rpc.stop()
+
+
+def test_agent_wires_router_reports_active_survives_vswitchd_restart_and_deletes(lab):
+    """The whole agent (fake server on memory://): full sync, statuses, link events, deletion."""
+    from neutrino.agents.l3.l3_agent import L3Agent
+    from neutrino.rpc import Notifier
+
+    router_id = str(uuid.uuid4())
+    r = router(router_id=router_id, gw_port=str(uuid.uuid4()), qr_port=str(uuid.uuid4()),
+               gateway=GW_IP, fips=((FIP_IP, VM1_IP),), ext_gateway=EXT_GW)
+    lab["routers"].append(router_id)
+    url = f"memory://l3-agent-dataplane-{lab['sfx']}"
+    plugin = FakeL3Plugin([r])
+    servers = [RpcServer(url, "q-l3-plugin", plugin).start(),
+               RpcServer(url, "q-reports-plugin", plugin).start()]
+    db = f"unix:{ovs_daemons.db_sock(lab['rundir'])}"
+    driver = RouterDriver(f"{lab['base']}/state", ovs_db=db, node_netns=lab["node"])
+    lab["drivers"].append(driver)
+    agent = L3Agent("controller", url, driver, report_interval=1, resync_interval=1000,
+                    watch_links=True)
+    notifier = Notifier(url)
+    plan = build_plan(r)
+    ns, qr, qg = plan.namespace, plan.internal[0].name, plan.gateway.name
+    try:
+        agent.start()
+        assert agent.synced.wait(30)
+        wait_until(lambda: plugin.statuses, 5, "floating IP status")
+        assert plugin.statuses[0][1] == {r["_floatingips"][0]["id"]: "ACTIVE"}
+        assert f"{FIP_IP}/32" in ip.addr_list(qg, ns)
+        tag_router_ports(lab, plan)
+
+        # ovs-vswitchd restarts and creates qr-/qg- again in the node: the agent
+        # replaces the orphans in the router namespace and re-adds the addresses.
+        ovs_daemons.stop_ovs(lab["rundir"])
+        ovs_daemons.start_ovs(lab["rundir"], f"{lab['base']}/db", f"{lab['base']}/log",
+                              netns=lab["node"])
+        wait_until(lambda: all(ip.link_exists(d, ns) and not ip.link_exists(d, lab["node"])
+                               for d in (qr, qg))
+                   and f"{FIP_IP}/32" in ip.addr_list(qg, ns)
+                   and "10.0.0.1/24" in ip.addr_list(qr, ns), 15, "ports back in qrouter")
+        vm1 = plug(lab, "vm1", "br-int", 1, f"{VM1_IP}/24", "10.0.0.1", mtu=1450)
+        assert ping(vm1, GW_IP)
+
+        # The router is deleted on the server: namespace and ports go.
+        del plugin.routers[router_id]
+        notifier.notify("l3_agent", "router_deleted", {"router_id": router_id})
+        wait_until(lambda: not ip.netns_exists(ns), 10, "namespace removal")
+        ports = lab["vsctl"]("list-ports", "br-int").split()
+        assert qr not in ports and qg not in ports
+    finally:
+        agent.stop()
+        notifier.close()
+        for server in servers:
+            server.stop()

@@ -112,10 +112,12 @@ def main(argv: list[str]) -> int:
 
     if args.transport_url:
         from neutrino.rpc import RpcServer
+        from neutrino.server.l3 import L3RpcEndpoint
         from neutrino.server.rpc import RpcEndpoint
         endpoint = RpcEndpoint(service.plugin)
         rpc_servers = [RpcServer(args.transport_url, "q-plugin", endpoint),
-                       RpcServer(args.transport_url, "q-reports-plugin", endpoint)]
+                       RpcServer(args.transport_url, "q-reports-plugin", endpoint),
+                       RpcServer(args.transport_url, "q-l3-plugin", L3RpcEndpoint(service.l3))]
         for server in rpc_servers:
             server.start()
 

@@ -5,11 +5,13 @@ from starlette.applications import Starlette
 
 from neutrino.api.app import create_app
 from neutrino.api.auth import KeystoneAuth, NoAuth
+from neutrino.api.definitions.l3 import FLOATINGIP, ROUTER, member_routes
 from neutrino.api.definitions.quotas import EXTENSIONS as QUOTA_EXTENSIONS
 from neutrino.api.definitions.quotas import quota_routes
 from neutrino.db.engine import Database
 from neutrino.identity.store import IdentityStore
 from neutrino.server.config import ServerOptions
+from neutrino.server.l3 import L3Plugin
 from neutrino.server.plugin import Plugin
 from neutrino.server.quotas import Quotas
 
@@ -21,6 +23,7 @@ class Service:
     app: Starlette
     quotas: Quotas | None = None
     identity: IdentityStore | None = None
+    l3: L3Plugin | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -38,6 +41,9 @@ def build(db_url: str, options: ServerOptions | None = None, notifier=None,
         identity = IdentityStore(db)
         context_source = KeystoneAuth(identity.context_for)
     context_source = context_source or NoAuth()
-    app = create_app(plugin, context_source, extra_routes=quota_routes(quotas, context_source),
+    l3 = L3Plugin(plugin)
+    app = create_app(plugin, context_source, services=[(ROUTER, l3), (FLOATINGIP, l3)],
+                     extra_routes=quota_routes(quotas, context_source)
+                     + member_routes(l3, context_source),
                      extra_extensions=QUOTA_EXTENSIONS)
-    return Service(db=db, plugin=plugin, app=app, quotas=quotas, identity=identity)
+    return Service(db=db, plugin=plugin, app=app, quotas=quotas, identity=identity, l3=l3)

@@ -20,7 +20,7 @@ def test_extensions(api):
     for alias in ("provider", "binding", "external-net", "agent", "pagination", "sorting",
                   "standard-attr-tag", "revision-if-match", "net-mtu", "port-security"):
         assert alias in aliases
-    for gone in ("router", "security-group", "quotas", "l3-ha", "dvr"):
+    for gone in ("security-group", "quotas", "l3-ha", "dvr"):
         assert gone not in aliases
     for ext in exts:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}

@@ -1,0 +1,57 @@
+"""How routers and floating IPs react to changes of the core's networks and ports.
+
+Subscribed on the core plugin's registry; each callback runs inside the
+request's transaction and may refuse it.
+"""
+from sqlalchemy import select
+
+from neutrino.db.models import FloatingIP, Port, RouterPort
+from neutrino.server.events import PRECOMMIT_DELETE, PRECOMMIT_UPDATE
+from neutrino.server.l3 import exceptions as l3_exc
+from neutrino.server.l3.constants import FLOATINGIP, ROUTER_GATEWAY, ROUTER_OWNERS
+
+
+class CoreHooksMixin:
+    def _subscribe(self, registry) -> None:
+        registry.subscribe("port", PRECOMMIT_DELETE, self._on_port_delete)
+        registry.subscribe("port", PRECOMMIT_UPDATE, self._on_port_update)
+        registry.subscribe("network", PRECOMMIT_UPDATE, self._on_network_update)
+
+    def _on_port_delete(self, tx, port: Port, **_kwargs) -> None:
+        """Router and floating IP ports go only with their owner; a port's floating IPs let go."""
+        session = tx.session
+        owned = False
+        if port.device_owner in ROUTER_OWNERS:
+            owned = session.scalar(select(RouterPort.router_id)
+                                   .where(RouterPort.port_id == port.id)) is not None
+        elif port.device_owner == FLOATINGIP:
+            owned = session.scalar(select(FloatingIP.id)
+                                   .where(FloatingIP.floating_port_id == port.id)) is not None
+        if owned:
+            raise l3_exc.ServicePortInUse(port_id=port.id,
+                                          reason=f"has device owner {port.device_owner}")
+        for fip in session.scalars(select(FloatingIP).where(FloatingIP.fixed_port_id == port.id)):
+            self._notify_routers(tx, [fip.router_id])
+            self._disassociate(fip)
+            fip.bump_revision()
+        session.flush()
+
+    def _on_port_update(self, tx, port: Port, request: dict, **_kwargs) -> None:
+        """A floating IP whose fixed IP left the port lets go; the port's router hears of it."""
+        session = tx.session
+        addresses = {a.ip_address for a in port.fixed_ips}
+        for fip in session.scalars(select(FloatingIP).where(FloatingIP.fixed_port_id == port.id)):
+            self._notify_routers(tx, [fip.router_id])
+            if fip.fixed_ip_address not in addresses:
+                self._disassociate(fip)
+                fip.bump_revision()
+        router_id = session.scalar(select(RouterPort.router_id)
+                                   .where(RouterPort.port_id == port.id))
+        self._notify_routers(tx, [router_id])
+
+    def _on_network_update(self, tx, network, request: dict, **_kwargs) -> None:
+        if request.get("router:external") is False:
+            in_use = tx.session.scalar(select(Port.id).where(
+                Port.network_id == network.id, Port.device_owner == ROUTER_GATEWAY))
+            if in_use:
+                raise l3_exc.ExternalNetworkInUse(net_id=network.id)

@@ -3,7 +3,8 @@
 Visibility: a non-admin sees its own project's resources, plus shared and
 external networks, the subnets of shared networks and the ports on networks it
 owns. Everything else answers 404 so that its existence is not revealed.
-Identity (issue 7) may refine the rules here; callers only use these functions.
+Roles (Neutron's secure defaults): admin may do anything, member writes in its
+project, reader only reads (403 on any write). Callers only use these functions.
 """
 from sqlalchemy import or_, select
 
@@ -26,6 +27,25 @@ ADMIN_ONLY_ON_WRITE: dict[str, set[str]] = {
 """Attributes non-admins see but may not set (Neutron: create/update_network:shared)."""
 
 
+WRITER_ROLES = {"admin", "member"}
+
+CREATE_DEFAULTS: dict[str, dict[str, object]] = {
+    "network": {"shared": False, "router:external": False, "provider:network_type": None,
+                "provider:physical_network": None, "provider:segmentation_id": None},
+}
+"""On create Neutron only checks an attribute that differs from its default."""
+
+
+def can_write(ctx: Context) -> bool:
+    """A context without roles is internal (the server itself); a reader-only one is not."""
+    return ctx.is_admin or not ctx.roles or bool(WRITER_ROLES & set(ctx.roles))
+
+
+def check_write(ctx: Context, action: str) -> None:
+    if not can_write(ctx):
+        raise exc.PolicyNotAuthorized(action=action)
+
+
 def attribute_visible(ctx: Context, resource: str, attr: str) -> bool:
     return ctx.is_admin or attr not in ADMIN_ONLY_ATTRIBUTES.get(resource, ())
 
@@ -33,10 +53,14 @@ def attribute_visible(ctx: Context, resource: str, attr: str) -> bool:
 def check_attributes_settable(ctx: Context, resource: str, action: str, body: dict) -> None:
     if ctx.is_admin:
         return
+    check_write(ctx, f"{action}_{resource}")
     forbidden = ADMIN_ONLY_ATTRIBUTES.get(resource, set()) | ADMIN_ONLY_ON_WRITE.get(resource, set())
+    defaults = CREATE_DEFAULTS.get(resource, {}) if action == "create" else {}
     for attr in body:
         if attr in forbidden:
             if attr == "mac_address" and action == "create":
+                continue
+            if attr in defaults and body[attr] == defaults[attr]:
                 continue
             raise exc.PolicyNotAuthorized(action=f"rule:{action}_{resource}:{attr}")
 
@@ -48,6 +72,7 @@ def check_admin(ctx: Context, action: str) -> None:
 
 def check_project(ctx: Context, project_id: str | None) -> str:
     """The project a new resource belongs to: the caller's unless an admin says otherwise."""
+    check_write(ctx, "create")
     if not project_id or project_id == ctx.project_id:
         return ctx.project_id
     if not ctx.is_admin:
@@ -96,6 +121,7 @@ def port_visibility_clause(ctx: Context, model):
 
 def check_modify(ctx: Context, obj, resource: str, action: str) -> None:
     """A visible resource the caller does not own may be read but not changed (403)."""
+    check_write(ctx, f"{action}_{resource}")
     if not owns(ctx, obj):
         raise exc.PolicyNotAuthorized(action=f"rule:{action}_{resource}")
 

@@ -4,7 +4,8 @@ Sources of work, all funnelled into one queue: the ``l3_agent`` fanout
 (``routers_updated`` -> sync those routers, ``router_deleted`` -> that
 router), a gap in its numbering or the periodic timer (full sync), and link
 events in the node (ovs-vswitchd re-created a qr-/qg- port: re-wire that
-router). The loop drains the queue, coalesces, asks ``sync_routers`` for the
+router) and the death of a router's metadata proxy (apply again, which
+restarts it). The loop drains the queue, coalesces, asks ``sync_routers`` for the
 routers it needs and hands each plan to the driver; routers the server no
 longer returns are removed. Floating IP statuses go back with
 ``update_floatingip_statuses``.
@@ -49,7 +50,7 @@ class L3Agent:
         self._fips: dict[str, dict[str, str]] = {}     # router id -> {fip id: status sent}
         self._devices: dict[str, str] = {}             # qr-/qg- name -> router id
         self._routers = 0
-        self.plugin = self.reports = self.listener = self.links = None
+        self.plugin = self.reports = self.listener = self.links = self.proxies = None
         self.synced = threading.Event()                # set after each full sync
         self.idle = threading.Event()
 
@@ -58,6 +59,8 @@ class L3Agent:
     def start(self) -> "L3Agent":
         self.plugin = RpcClient(self.url, PLUGIN_TOPIC, timeout=self.rpc_timeout)
         self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
+        from neutrino.linux.dnsmasq import DeathWatcher     # a generic pidfd watcher
+        self.proxies = DeathWatcher(self._on_proxy_death)
         if self.watch_links:
             from neutrino.agents.dhcp.link_watch import LinkWatcher
             self.links = LinkWatcher(self._on_new_link, netns=self.driver.node_netns,
@@ -78,7 +81,7 @@ class L3Agent:
         self._queue.put(STOP)
         for thread in self._threads:
             thread.join(10)
-        for part in (self.listener, self.links):
+        for part in (self.listener, self.links, self.proxies):
             if part is not None:
                 part.stop()
         for client in (self.plugin, self.reports):
@@ -111,6 +114,11 @@ class L3Agent:
         router_id = self._devices.get(name)
         if router_id:
             self._queue.put(("full", router_id))
+
+    def _on_proxy_death(self, router_id: str) -> None:
+        if router_id in self._fips:
+            LOG.warning("router %s: metadata proxy exited, restarting it", router_id)
+            self._queue.put(router_id)
 
     def _later(self, item) -> None:
         timer = threading.Timer(RETRY_DELAY, self._queue.put, args=(item,))
@@ -197,6 +205,9 @@ class L3Agent:
         try:
             result = self.driver.apply(plan, full=full)
             LOG.info("router %s applied: %s", router_id, result)
+            pid = self.driver.proxy_pid(router_id)
+            if pid:
+                self.proxies.watch(router_id, pid)
             statuses = {f.id: ACTIVE for f in plan.floating_ips}
         except Exception:
             LOG.exception("router %s: apply failed, retrying", router_id)
@@ -226,6 +237,7 @@ class L3Agent:
 
     def _remove(self, router_id: str) -> None:
         sent = self._fips.pop(router_id, {})
+        self.proxies.unwatch(router_id)
         self._devices = {k: v for k, v in self._devices.items() if v != router_id}
         try:
             self.driver.remove(router_id)

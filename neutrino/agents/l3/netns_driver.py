@@ -221,10 +221,14 @@ class RouterDriver:
         if self.proxy_pid(plan.router_id):
             return
         folder = self.router_dir(plan.router_id)
-        proc.spawn([sys.executable, "-m", PROXY_MODULE, "--router-id", plan.router_id,
+        pid = proc.spawn([sys.executable, "-m", PROXY_MODULE, "--router-id", plan.router_id,
                     "--socket", self.metadata_socket, "--port", str(plan.metadata_port),
                     "--pid-file", self.proxy_pid_file(plan.router_id)],
                    log_path=os.path.join(folder, "metadata_proxy.log"), netns=plan.namespace)
+        # nsenter execs the proxy (same pid), which writes the file again once it
+        # listens; writing it now lets the next apply see the proxy is starting.
+        with open(self.proxy_pid_file(plan.router_id), "w") as f:
+            f.write(f"{pid}\n")
         result.proxy_started = True
 
     def _stop_proxy(self, router_id: str) -> None:

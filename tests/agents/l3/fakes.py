@@ -65,6 +65,9 @@ class RecordingDriver:
         self.plans[plan.router_id] = plan
         return "applied"
 
+    def proxy_pid(self, router_id):
+        return None
+
     def remove(self, router_id):
         with self.changed:
             self.calls.append(("remove", router_id))

@@ -335,6 +335,11 @@ def test_agent_wires_router_reports_active_survives_vswitchd_restart_and_deletes
         assert f"{FIP_IP}/32" in ip.addr_list(qg, ns)
         tag_router_ports(lab, plan)
 
+        # A killed metadata proxy is started again at once.
+        pid = wait_until(lambda: driver.proxy_pid(router_id), 5, "proxy pid")
+        os.kill(pid, 9)
+        wait_until(lambda: driver.proxy_pid(router_id) not in (None, pid), 5, "proxy restart")
+
         # ovs-vswitchd restarts and creates qr-/qg- again in the node: the agent
         # replaces the orphans in the router namespace and re-adds the addresses.
         ovs_daemons.stop_ovs(lab["rundir"])

@@ -182,7 +182,9 @@ def _wait_active(api: LabApi, port_id: str, timeout: float) -> bool:
 
 def _start_dhcp_client(lab: Lab, inst: dict) -> int:
     key, _, value = lab.env_tag.partition("=")
-    return proc.spawn(["busybox", "udhcpc", "-f", "-i", "eth0", "-s", _script(lab),
+    # -R: release the lease when stopped, so a deleted instance's address is
+    # free again in dnsmasq at once (Neutron does it with dhcp_release).
+    return proc.spawn(["busybox", "udhcpc", "-f", "-R", "-i", "eth0", "-s", _script(lab),
                        "-O", "mtu", "-x", f"hostname:{inst['name']}",
                        "-T", "1", "-t", "5", "-A", "1"],
                       log_path=os.path.join(_dir(lab), f"{inst['name']}.log"),
@@ -191,17 +193,27 @@ def _start_dhcp_client(lab: Lab, inst: dict) -> int:
 
 
 def _destroy(lab: Lab, inst: dict, api: LabApi | None) -> None:
-    """Undo whatever part of ``inst`` exists: client, devices, namespace, port, files."""
-    ns_path = f"{ip.NETNS_DIR}/{inst['netns']}"
-    inode = netns.ns_inode(ns_path)
+    """Undo whatever part of ``inst`` exists: processes, port, devices, namespace, files.
+
+    The port goes before the devices: the DHCP client's release (sent as it
+    stops) then has time to reach dnsmasq while the path still exists.
+    """
+    inode = netns.ns_inode(f"{ip.NETNS_DIR}/{inst['netns']}")
     if inode:
         for pid in netns.pids_in({inode}):
             proc.kill_and_wait(pid, timeout=2)
+    failure = None
+    if inst.get("port_id") and api is not None:
+        try:
+            api.delete_port(inst["port_id"])
+        except NeutrinoError as exc:
+            failure = exc
     if inst.get("port_id"):
         plug.unplug(lab, inst["host"], inst["port_id"])
     ip.netns_delete(inst["netns"])
-    if inst.get("port_id") and api is not None:
-        api.delete_port(inst["port_id"])
+    if failure:
+        raise NeutrinoError(f"instance {inst['name']} unplugged, but its port remains "
+                            f"(run delete again): {failure}")
     for path in (_state_path(lab, inst["name"]), lease_path(lab, inst["name"]),
                  os.path.join(_dir(lab), f"{inst['name']}.log")):
         try:

@@ -57,7 +57,7 @@ def dhcp_net(bare_lab, tmp_path):
              f"--dhcp-hostsfile={hosts}", f"--dhcp-leasefile={tmp_path / 'leases'}",
              f"--pid-file={tmp_path / 'pid'}"],
             log_path=str(tmp_path / "dnsmasq.log"), netns=dhcp_ns)
-        yield lab, api, api.add_network("private")
+        yield lab, api, api.add_network("private"), tmp_path / "leases"
     finally:
         for inst in instances.all_instances(lab):
             try:
@@ -88,7 +88,7 @@ def in_instance(lab, name, *cmd):
 
 
 def test_create_plugs_like_os_vif_and_gets_a_lease(dhcp_net):
-    lab, api, net = dhcp_net
+    lab, api, net, _ = dhcp_net
     out = subprocess.run([NEUTRINO, "instance", "create", "vm1", "--network", "private",
                           "--host", NODE, "--name", lab.name, "--vif-timeout", "0"],
                          text=True, capture_output=True, timeout=60)
@@ -138,7 +138,7 @@ def test_create_plugs_like_os_vif_and_gets_a_lease(dhcp_net):
 
 
 def test_two_instances_same_node_fixed_ip_and_delete(dhcp_net):
-    lab, api, net = dhcp_net
+    lab, api, net, leases = dhcp_net
     instances.create(lab, "vm1", net["id"], host=NODE, vif_timeout=0, say=lambda t: None)
     instances.create(lab, "vm2", "private", host=NODE, fixed_ip="10.50.0.77", vif_timeout=0,
                      say=lambda t: None)
@@ -166,6 +166,11 @@ def test_two_instances_same_node_fixed_ip_and_delete(dhcp_net):
     assert not ip.netns_exists(vm2["netns"])
     assert vm2["port_id"] not in api.ports
     assert not proc.pid_alive(client)
+    # The client released its lease as it stopped: the address is free in dnsmasq.
+    deadline = time.monotonic() + 5
+    while "10.50.0.77" in leases.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "10.50.0.77" not in leases.read_text()
     assert [i["name"] for i in instances.all_instances(lab)] == ["vm1"]
 
 

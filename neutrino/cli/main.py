@@ -14,6 +14,7 @@ COMMANDS = {
     "agent": ("neutrino.cli.agent", "run an agent (ovs, dhcp) on this host"),
     "lab": ("neutrino.cli.lab", "bring a cloud up on this machine: up, down, status, exec"),
     "instance": ("neutrino.cli.instance", "boot, list, enter and delete lab instances"),
+    "topo": ("neutrino.cli.topo", "the live topology of a lab (text, dot, svg, json) and DB/node differences"),
     "explain": ("neutrino.cli.explain", "the hops a packet takes between two endpoints, and why it is dropped"),
 }
 

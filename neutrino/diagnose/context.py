@@ -1,7 +1,9 @@
 """What every hop module gets: the snapshot, the packet, and fix helpers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from neutrino.diagnose.ofproto import OfTrace, Tracer
 
 from neutrino.diagnose.snapshot import Snapshot
 from neutrino.lab.layout import Lab
@@ -17,6 +19,12 @@ class Ctx:
     snap: Snapshot
     proto: str = "icmp"
     port: int | None = None
+    tracer: Tracer | None = field(default=None, repr=False)
+
+    def trace(self, node: str, bridge: str, spec: str) -> OfTrace:
+        if self.tracer is None:
+            self.tracer = Tracer(self.lab)
+        return self.tracer.trace(node, bridge, spec)
 
     @property
     def lab_up(self) -> str:

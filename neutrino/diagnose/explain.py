@@ -37,19 +37,21 @@ class _Walk:
     def instance_to_port(self, src: Endpoint, dst: Endpoint, direction: str) -> bool:
         """src instance -> its plug -> OVS -> dst's port on br-int."""
         ctx = self.ctx
-        return (self.add(hybrid.egress(ctx, src, dst.ip), direction)
+        return (self.add(hybrid.egress(ctx, src, dst.ip, direction), direction)
                 and self.add(ovs.across(ctx, src, dst, dst.mac, direction), direction))
 
     def into(self, dst: Endpoint, src: Endpoint, direction: str) -> bool:
         ctx = self.ctx
         if dst.kind == "instance":
-            return (self.add(hybrid.ingress(ctx, dst, src.ip, src.mac), direction)
+            return (self.add(hybrid.ingress(ctx, dst, src.ip, src.mac, direction), direction)
                     and self.add(instance.ingress(ctx, dst), direction))
         if dst.kind == "dhcp":
             return self.add(dhcp.service(ctx, dst, src), direction)
         return True
 
     def l2(self, src: Endpoint, dst: Endpoint) -> None:
+        ovs.prefetch(self.ctx, src, dst, dst.mac)
+        ovs.prefetch(self.ctx, dst, src, src.mac)
         if not (self.instance_to_port(src, dst, "forward") and self.into(dst, src, "forward")):
             return
         # the reply
@@ -63,7 +65,7 @@ class _Walk:
                 return
         else:
             return
-        self.add(hybrid.ingress(self.ctx, src, dst.ip, dst.mac), "reply")
+        self.add(hybrid.ingress(self.ctx, src, dst.ip, dst.mac, "reply"), "reply")
         if self.exp.failed is None:
             self.add(instance.ingress(self.ctx, src), "reply")
 
@@ -126,11 +128,15 @@ def explain(lab: Lab, src: str, dst: str, proto: str = "icmp", port: int | None 
             exp.elapsed = time.monotonic() - t0
             return exp
     hops, nexthop = instance.egress(ctx, s, d.ip)
-    if walk.add(hops, "forward"):
-        if nexthop == d.ip and d.kind in ("instance", "dhcp", "router") \
-                and d.network_id == s.network_id:
-            walk.l2(s, d)
-        else:
-            walk.off_link(s, d, nexthop)
+    try:
+        if walk.add(hops, "forward"):
+            if nexthop == d.ip and d.kind in ("instance", "dhcp", "router") \
+                    and d.network_id == s.network_id:
+                walk.l2(s, d)
+            else:
+                walk.off_link(s, d, nexthop)
+    finally:
+        if ctx.tracer is not None:
+            ctx.tracer.close()
     exp.elapsed = time.monotonic() - t0
     return exp

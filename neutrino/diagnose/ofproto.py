@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from neutrino.lab import node as lab_node
@@ -132,3 +134,30 @@ def trace(lab: Lab, node: str, bridge: str, spec: str) -> OfTrace:
     except subprocess.TimeoutExpired:
         return parse("")
     return parse(out.stdout if out.returncode == 0 else "")
+
+
+class Tracer:
+    """Traces memoised by (node, bridge, flow); ``prefetch`` runs them in parallel
+    so an explain pays for the slowest trace, not for their sum."""
+
+    def __init__(self, lab: Lab):
+        self.lab = lab
+        self.pool = ThreadPoolExecutor(max_workers=6)
+        self.lock = threading.Lock()
+        self.futures: dict[tuple[str, str, str], Future] = {}
+
+    def _future(self, node: str, bridge: str, spec: str) -> Future:
+        key = (node, bridge, spec)
+        with self.lock:
+            if key not in self.futures:
+                self.futures[key] = self.pool.submit(trace, self.lab, node, bridge, spec)
+            return self.futures[key]
+
+    def prefetch(self, node: str, bridge: str, spec: str) -> None:
+        self._future(node, bridge, spec)
+
+    def trace(self, node: str, bridge: str, spec: str) -> OfTrace:
+        return self._future(node, bridge, spec).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -28,9 +28,9 @@ READ_TIMEOUT = 10
 
 NODE_SCRIPT = f"""
 s() {{ echo "{MARK} $1"; }}
-s bridges; ovs-vsctl --timeout=2 -f json --columns=name,ports list Bridge
-s ports; ovs-vsctl --timeout=2 -f json --columns=_uuid,name,tag,other_config,interfaces list Port
-s ifaces; ovs-vsctl --timeout=2 -f json --columns=_uuid,name,type,options,external_ids,ofport,link_state list Interface
+s ovsdb; ovs-vsctl --timeout=2 -f json --columns=name,ports list Bridge \
+  -- --columns=_uuid,name,tag,other_config,interfaces list Port \
+  -- --columns=_uuid,name,type,options,external_ids,ofport,link_state list Interface
 s dpif; ovs-appctl -t ovs-vswitchd --timeout=2 dpif/show
 s links; ip -j -d addr
 s routes; ip -j route
@@ -214,9 +214,11 @@ def parse_node(name: str, text: str) -> Node:
     node = Node(name, tunnel_ip(name), alive=True)
     sec = _sections(text)
     data = dict(sec)
-    ifaces = {r["_uuid"]: r for r in _ovs_rows(data.get("ifaces", ""))}
-    port_rows = {r["_uuid"]: r for r in _ovs_rows(data.get("ports", ""))}
-    bridges = _ovs_rows(data.get("bridges", ""))
+    docs = [line for line in data.get("ovsdb", "").splitlines() if line.startswith("{")]
+    docs += [""] * (3 - len(docs))
+    bridges = _ovs_rows(docs[0])
+    port_rows = {r["_uuid"]: r for r in _ovs_rows(docs[1])}
+    ifaces = {r["_uuid"]: r for r in _ovs_rows(docs[2])}
     node.ovs_ok = bool(bridges)
     for br in bridges:
         names = []

@@ -52,6 +52,11 @@ def _firewall_hop(ctx: Ctx, ep: Endpoint, names: VifNames, packet: fwtrace.Packe
         packet = dataclasses.replace(packet, physdev_in=names.qvb, physdev_out=names.tap)
     result = fwtrace.trace(rules, "FORWARD", packet, node.ipsets)
     step = result.deciding
+    # The port chain's RETURN is where a security-group rule let the packet through.
+    allowed = [m for m in result.matched if m.rule.rstrip().endswith("-j RETURN")
+               and m.chain.startswith(("neutron-openvswi-i", "neutron-openvswi-o"))]
+    if result.verdict == "ACCEPT" and allowed:
+        step = allowed[-1]
     way = "egress (leaving the instance)" if leaving else "ingress (to the instance)"
     hop = Hop(ep.host, names.qbr, "", direction=direction)
     where = f"{step.chain} rule {step.position}: {step.rule}" if step else "chain policy"
@@ -67,9 +72,12 @@ def _firewall_hop(ctx: Ctx, ep: Endpoint, names: VifNames, packet: fwtrace.Packe
     return hop
 
 
-def _packet(ctx: Ctx, src_ip: str, dst_ip: str, src_mac: str | None) -> fwtrace.Packet:
+def _packet(ctx: Ctx, src_ip: str, dst_ip: str, src_mac: str | None,
+            direction: str) -> fwtrace.Packet:
+    """The packet as iptables sees it; a reply belongs to the connection conntrack saw."""
     proto = ctx.proto
     return fwtrace.Packet(src=src_ip, dst=dst_ip, proto=proto,
+                          state="ESTABLISHED" if direction == "reply" else "NEW",
                           sport=40000 if proto in ("tcp", "udp") else None,
                           dport=ctx.port if proto in ("tcp", "udp") else None,
                           icmp_type=8 if proto == "icmp" else None,
@@ -85,7 +93,7 @@ def egress(ctx: Ctx, ep: Endpoint, dst_ip: str, direction: str = "forward") -> l
     mtu = ctx.network_mtu(ep.network_id)
     hops = [_device_hop(ctx, ep.host, names.tap, f"tap of {ep.instance}, port of {names.qbr}",
                         names.qbr, direction, mtu)]
-    fw = _firewall_hop(ctx, ep, names, _packet(ctx, ep.ip, dst_ip, ep.mac), direction, True)
+    fw = _firewall_hop(ctx, ep, names, _packet(ctx, ep.ip, dst_ip, ep.mac, direction), direction, True)
     if fw is None:
         hops.append(_device_hop(ctx, ep.host, names.qbr, "Linux bridge (no iptables rules)",
                                 None, direction, None))
@@ -106,7 +114,7 @@ def ingress(ctx: Ctx, ep: Endpoint, src_ip: str, src_mac: str | None,
     hops = [_device_hop(ctx, ep.host, names.qvo, "out of br-int", None, direction, mtu),
             _device_hop(ctx, ep.host, names.qvb, f"veth into {names.qbr}", names.qbr,
                         direction, mtu)]
-    fw = _firewall_hop(ctx, ep, names, _packet(ctx, src_ip, ep.ip, src_mac), direction, False)
+    fw = _firewall_hop(ctx, ep, names, _packet(ctx, src_ip, ep.ip, src_mac, direction), direction, False)
     if fw is None:
         hops.append(_device_hop(ctx, ep.host, names.qbr, "Linux bridge (no iptables rules)",
                                 None, direction, None))

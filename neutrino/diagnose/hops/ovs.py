@@ -75,7 +75,7 @@ def across(ctx: Ctx, src: Endpoint, dst: Endpoint, dst_mac: str, direction: str
         return hops
     tag = ctx.snap.nodes[node].port(in_port).tag
     spec = ofproto.flow_spec(in_port, ctx.proto, src.mac, dst_mac, src.ip, dst.ip, ctx.port)
-    tr = ofproto.trace(ctx.lab, node, "br-int", spec)
+    tr = ctx.trace(node, "br-int", spec)
     hop.what = f"{in_port} tag {tag} (local VLAN); tables {tr.summary('br-int')}"
     hop.detail = {"trace": tr.summary("br-int"), "datapath_actions": tr.datapath_actions}
     same_node = dst.host == node
@@ -133,7 +133,7 @@ def across(ctx: Ctx, src: Endpoint, dst: Endpoint, dst_mac: str, direction: str
         return hops
     spec = ofproto.flow_spec(far_tun, ctx.proto, src.mac, dst_mac, src.ip, dst.ip, ctx.port,
                              tun_id=vni)
-    ftr = ofproto.trace(ctx.lab, far, "br-tun", spec)
+    ftr = ctx.trace(far, "br-tun", spec)
     lvid = ftr.vlan_set()
     far_hop.what = (f"{far_tun} VNI {vni} -> local VLAN {lvid}; tables "
                     f"{ftr.summary('br-tun').split(' [')[0]}")
@@ -154,3 +154,19 @@ def across(ctx: Ctx, src: Endpoint, dst: Endpoint, dst_mac: str, direction: str
     int_hop.fail(problem or f"br-int of {far} does not forward to {dst.ovs_port} "
                  f"(datapath actions: {ftr.datapath_actions or 'drop'})", fix or ctx.lab_up)
     return hops
+
+
+def prefetch(ctx: Ctx, src: Endpoint, dst: Endpoint, dst_mac: str | None) -> None:
+    """Start the traces ``across`` will ask for (VNI from the network's segment)."""
+    if not (src.host in ctx.snap.nodes and dst.host in ctx.snap.nodes and src.ovs_port
+            and src.mac and dst_mac):
+        return
+    if ctx.tracer is None:
+        ctx.tracer = ofproto.Tracer(ctx.lab)
+    ctx.tracer.prefetch(src.host, "br-int", ofproto.flow_spec(
+        src.ovs_port, ctx.proto, src.mac, dst_mac, src.ip, dst.ip, ctx.port))
+    vni = (ctx.snap.networks.get(src.network_id or "") or {}).get("provider:segmentation_id")
+    if dst.host != src.host and isinstance(vni, int):
+        far_tun = tunnel_port_name(tunnel_ip(src.host))
+        ctx.tracer.prefetch(dst.host, "br-tun", ofproto.flow_spec(
+            far_tun, ctx.proto, src.mac, dst_mac, src.ip, dst.ip, ctx.port, tun_id=vni))

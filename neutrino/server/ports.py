@@ -205,7 +205,7 @@ class PortsMixin:
         Reads plain rows (no ORM objects) in three queries: listing many ports
         is the hot path of agents and clients.
         """
-        query = select(*Port.__table__.c)
+        query = select(*views.raw_columns(Port.__table__))
         clause = policy.port_visibility_clause(ctx, Port)
         if clause is not None:
             query = query.where(clause)
@@ -214,15 +214,16 @@ class PortsMixin:
         allocs = IPAllocation.__table__
         bindings = PortSecurityGroupBinding.__table__
         with self._read() as session:
-            rows = session.execute(query).all()
+            conn = session.connection()
+            rows = conn.execute(query).all()
             fixed_ips: dict[str, list] = {}
-            for port_id, subnet_id, address in session.execute(
+            for port_id, subnet_id, address in conn.execute(
                     select(allocs.c.port_id, allocs.c.subnet_id, allocs.c.ip_address)
                     .where(allocs.c.port_id.in_(ids)).order_by(allocs.c.id)).all():
                 fixed_ips.setdefault(port_id, []).append(
                     {"subnet_id": subnet_id, "ip_address": address})
             groups: dict[str, list] = {}
-            for port_id, sg_id in session.execute(
+            for port_id, sg_id in conn.execute(
                     select(bindings.c.port_id, bindings.c.security_group_id)
                     .where(bindings.c.port_id.in_(ids))).all():
                 groups.setdefault(port_id, []).append(sg_id)

@@ -1,5 +1,8 @@
 """Models -> the dicts the API returns and the agents receive (Neutron's attribute names)."""
 import datetime
+import json
+
+from sqlalchemy import JSON, DateTime, Table, Text, type_coerce
 
 from neutrino.db.models import Agent, Network, Port, Subnet
 
@@ -7,9 +10,33 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 AGENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def timestamp(value: datetime.datetime | None, fmt: str = TIME_FORMAT) -> str | None:
+def raw_columns(table: Table) -> list:
+    """The table's columns, JSON and timestamps left as the driver returns them.
+
+    Big lists are built from these rows: SQLite hands back text that
+    ``timestamp`` and ``loads`` turn into API values far cheaper than the ORM
+    types would (PostgreSQL's driver already returns Python values).
+    """
+    return [type_coerce(c, Text).label(c.name) if isinstance(c.type, (JSON, DateTime)) else c
+            for c in table.c]
+
+
+_EMPTY = {"[]": [], "{}": {}, "null": None}
+
+
+def loads(value):
+    if isinstance(value, str):
+        return _EMPTY[value] if value in _EMPTY else json.loads(value)
+    return value
+
+
+def timestamp(value, fmt: str = TIME_FORMAT) -> str | None:
     if not value:
         return None
+    if isinstance(value, str):
+        if fmt == TIME_FORMAT:
+            return f"{value[:10]}T{value[11:19]}Z"
+        value = datetime.datetime.fromisoformat(value)
     if fmt == TIME_FORMAT:
         return value.isoformat(timespec="seconds") + "Z"
     return value.strftime(fmt)
@@ -22,7 +49,7 @@ def standard_attrs(obj) -> dict:
         "description": obj.description,
         "project_id": obj.project_id,
         "tenant_id": obj.project_id,
-        "tags": list(obj.tags or []),
+        "tags": list(loads(obj.tags) or []),
         "created_at": timestamp(obj.created_at),
         "updated_at": timestamp(obj.updated_at),
         "revision_number": obj.revision_number,
@@ -85,12 +112,12 @@ def port_dict(port: Port, fixed_ips: list[dict] | None = None,
         "fixed_ips": fixed_ips,
         "security_groups": security_groups,
         "port_security_enabled": port.port_security_enabled,
-        "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
-        "extra_dhcp_opts": [dict(o) for o in port.extra_dhcp_opts],
+        "allowed_address_pairs": [dict(p) for p in loads(port.allowed_address_pairs)],
+        "extra_dhcp_opts": [dict(o) for o in loads(port.extra_dhcp_opts)],
         "binding:host_id": port.binding_host_id,
         "binding:vif_type": port.binding_vif_type,
-        "binding:vif_details": dict(port.binding_vif_details),
-        "binding:profile": dict(port.binding_profile),
+        "binding:vif_details": dict(loads(port.binding_vif_details)),
+        "binding:profile": dict(loads(port.binding_profile)),
         "binding:vnic_type": port.binding_vnic_type,
     })
     return d

@@ -22,7 +22,8 @@ def test_port_defaults(api, net, sub, notifier):
     assert port["status"] == "DOWN"
     assert port["admin_state_up"] is True
     assert port["device_id"] == "" and port["device_owner"] == ""
-    assert port["security_groups"] == []
+    (default,) = api.get("/v2.0/security-groups?name=default").json()["security_groups"]
+    assert port["security_groups"] == [default["id"]]
     assert port["allowed_address_pairs"] == [] and port["extra_dhcp_opts"] == []
     assert port["port_security_enabled"] is True
     assert port["binding:host_id"] == ""
@@ -120,14 +121,13 @@ def test_update_port_fixed_ips_and_attrs(api, net, sub, notifier):
         "name": "p", "fixed_ips": [{"ip_address": "10.11.11.3"}, {"ip_address": "10.11.11.77"}],
         "allowed_address_pairs": [{"ip_address": "10.11.11.200"}],
         "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}],
-        "security_groups": ["11111111-1111-1111-1111-111111111111"],
         "binding:profile": {"a": 1}, "device_id": "vm1", "device_owner": "compute:nova"}})
     assert r.status_code == 200, r.text
     got = r.json()["port"]
     assert [i["ip_address"] for i in got["fixed_ips"]] == ["10.11.11.3", "10.11.11.77"]
-    assert got["allowed_address_pairs"] == [{"ip_address": "10.11.11.200"}]
+    assert got["allowed_address_pairs"] == [{"ip_address": "10.11.11.200",
+                                             "mac_address": port["mac_address"]}]
     assert got["extra_dhcp_opts"] == [{"opt_name": "mtu", "opt_value": "1400", "ip_version": 4}]
-    assert got["security_groups"] == ["11111111-1111-1111-1111-111111111111"]
     assert got["revision_number"] == 1
     assert notifier.payloads("port_update")[-1]["port"]["id"] == port["id"]
     r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"fixed_ips": [

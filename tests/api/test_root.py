@@ -18,9 +18,10 @@ def test_extensions(api):
     exts = api.get("/v2.0/extensions").json()["extensions"]
     aliases = [e["alias"] for e in exts]
     for alias in ("provider", "binding", "external-net", "agent", "pagination", "sorting",
-                  "standard-attr-tag", "revision-if-match", "net-mtu", "port-security"):
+                  "standard-attr-tag", "revision-if-match", "net-mtu", "port-security",
+                  "security-group", "stateful-security-group", "allowed-address-pairs"):
         assert alias in aliases
-    for gone in ("security-group", "quotas", "l3-ha", "dvr"):
+    for gone in ("quotas", "l3-ha", "dvr"):
         assert gone not in aliases
     for ext in exts:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}

@@ -21,7 +21,7 @@ def test_extensions(api):
                   "standard-attr-tag", "revision-if-match", "net-mtu", "port-security",
                   "security-group", "stateful-security-group", "allowed-address-pairs"):
         assert alias in aliases
-    for gone in ("quotas", "l3-ha", "dvr"):
+    for gone in ("l3-ha", "dvr", "tag-ports-during-bulk-creation"):
         assert gone not in aliases
     for ext in exts:
         assert set(ext) == {"alias", "name", "description", "updated", "links"}

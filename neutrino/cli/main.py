@@ -15,6 +15,7 @@ COMMANDS = {
     "lab": ("neutrino.cli.lab", "bring a cloud up on this machine: up, down, status, exec"),
     "instance": ("neutrino.cli.instance", "boot, list, enter and delete lab instances"),
     "topo": ("neutrino.cli.topo", "the live topology of a lab (text, dot, svg, json) and DB/node differences"),
+    "capture": ("neutrino.cli.capture", "decoded live packets at one hop of an instance's path"),
     "explain": ("neutrino.cli.explain", "the hops a packet takes between two endpoints, and why it is dropped"),
 }
 

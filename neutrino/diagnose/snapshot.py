@@ -44,7 +44,8 @@ s iptables; iptables-save -t filter 2>/dev/null
 s ipset; ipset save 2>/dev/null
 s dnsmasq
 for f in $(find {{state}} -path '*/dhcp/*/pid' 2>/dev/null); do
-  pid=$(cat "$f" 2>/dev/null); alive=0; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1
+  pid=$(cat "$f" 2>/dev/null); alive=0
+  [ -n "$pid" ] && grep -qa dnsmasq "/proc/$pid/cmdline" 2>/dev/null && alive=1
   echo "$f $pid $alive"
 done
 """

@@ -1,0 +1,72 @@
+"""A real lab with the demo's cloud for the diagnosis tests.
+
+Random name, state under /tmp, always taken down (even when a test fails).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from neutrino.lab import instances, lifecycle, teardown
+from neutrino.lab.layout import Lab
+
+BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
+
+
+class Demo:
+    def __init__(self, lab: Lab, info: dict):
+        self.lab = lab
+        self.api = httpx.Client(base_url=info["endpoint"], timeout=15)
+        self.leases: dict[str, str] = {}
+
+    def neutrino(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+
+    def explain(self, src: str, dst: str, *extra: str) -> dict:
+        out = self.neutrino("explain", "--name", self.lab.name, src, dst, "--json", *extra)
+        assert out.returncode in (0, 3), out.stderr
+        return json.loads(out.stdout)
+
+    def in_vm(self, name: str, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run(instances.exec_argv(self.lab, name, list(cmd)),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ping(self, src: str, dst_ip: str, size: int = 56) -> bool:
+        return self.in_vm(src, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-s", str(size),
+                          "-M", "do", dst_ip).returncode == 0
+
+    def lease(self, name: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.in_vm(name, "ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout
+            found = re.search(r"inet (\S+)/", out)
+            if found:
+                return found.group(1)
+            time.sleep(0.1)
+        raise AssertionError(f"{name} got no DHCP lease in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def demo():
+    name = f"d{secrets.token_hex(4)}"
+    lab = Lab.locate(name, f"/tmp/nlab-{name}")
+    try:
+        info = lifecycle.up(lab, computes=2, say=print)
+        d = Demo(lab, info)
+        net = d.api.post("/v2.0/networks", json={"network": {"name": "private"}}).json()["network"]
+        d.api.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "name": "private-subnet",
+                                                      "cidr": "10.11.11.0/24", "ip_version": 4}})
+        for vm, host in (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01")):
+            instances.create(lab, vm, "private", host=host, say=lambda text: None)
+        d.leases = {vm: d.lease(vm) for vm in ("vm1", "vm2", "vm3")}
+        yield d
+    finally:
+        teardown.down(lab)

@@ -1,0 +1,115 @@
+"""Acceptance of issue 6 on a real lab: healthy pairs are delivered (and fast);
+every fault drill is named at the right hop and its printed fix restores the path."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+
+import pytest
+
+from tests.diagnose.conftest import BIN
+
+pytestmark = pytest.mark.dataplane
+
+PAIRS = [("vm1", "vm2", ()), ("vm1", "vm3", ()), ("vm2", "vm3", ()), ("vm3", "vm2", ()),
+         ("vm1", "dhcp", ("--proto", "udp", "--port", "67")),
+         ("vm2", "dhcp", ("--proto", "udp", "--port", "67"))]
+
+
+@pytest.mark.parametrize("src,dst,extra", PAIRS)
+def test_healthy_pair_is_delivered_within_2s(demo, src, dst, extra):
+    out = demo.explain(src, dst, *extra)
+    assert out["elapsed"] < 2.0      # the answer itself; bench/explain.py times the command
+    assert out["verdict"] == "delivered", out["dropped_at"]
+    assert out["dropped_at"] is None and out["fix"] is None
+    devices = [(h["node"], h["device"]) for h in out["hops"]]
+    assert (src, "eth0") == devices[0]
+    assert any(d == "br-int" for _, d in devices)
+
+
+def test_across_vxlan_names_vni_and_tunnel(demo):
+    out = demo.explain("vm1", "vm2")
+    tun = [h for h in out["hops"] if h["device"] == "br-tun" and h["node"] == "compute01"][0]
+    assert "VNI" in tun["what"] and "vxlan-0aa8070c" in tun["what"]
+    assert demo.ping("vm1", demo.leases["vm2"])
+
+
+def test_bad_input_is_one_clear_line(demo):
+    out = demo.neutrino("explain", "--name", demo.lab.name, "vm1", "nosuchthing")
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "nosuchthing" in out.stderr
+
+
+def _apply_fix(demo, out: dict) -> None:
+    fix = out["fix"]
+    assert fix, out
+    if fix.startswith("neutrino "):
+        cmd = shlex.split(fix.split("  #")[0])
+        res = subprocess.run([BIN, *cmd[1:]], capture_output=True, text=True, timeout=90)
+        assert res.returncode == 0, res.stderr
+    else:
+        # `openstack ...` is what an operator runs; no client here, so the same request.
+        api = out["fix_api"]
+        assert fix.startswith("openstack ") and api, out
+        resp = demo.api.request(api["method"], api["path"], json=api["body"])
+        assert resp.status_code < 300, resp.text
+
+
+def _until(check, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _dhcp_ok(demo, vm):
+    return demo.in_vm(vm, "busybox", "udhcpc", "-n", "-q", "-i", "eth0", "-t", "3", "-T", "1",
+                      "-s", "/bin/true").returncode == 0
+
+
+FAULTS = [
+    # fault, target, src, dst, extra, device, words in the reason, connectivity check
+    ("mtu-1500", "vm1", "vm1", "vm2", (), "eth0", "MTU 1500",
+     lambda d: d.in_vm("vm1", "ip", "link", "show", "eth0").stdout.count("mtu 1450") == 1
+     and d.ping("vm1", d.leases["vm2"], 1422)),
+    ("wrong-vlan-tag", "vm1", "vm1", "vm2", (), "br-int", "local VLAN tag",
+     lambda d: d.ping("vm1", d.leases["vm2"])),
+    ("tunnel-deleted", "compute01:compute02", "vm1", "vm2", (), "br-tun", "vxlan-0aa8070c",
+     lambda d: d.ping("vm1", d.leases["vm2"])),
+    ("ovs-agent-stopped", "vm3", "vm3", "vm1", (), "br-int", "OVS agent",
+     lambda d: d.ping("vm3", d.leases["vm1"])),
+    ("dnsmasq-stopped", None, "vm2", "dhcp", ("--proto", "udp", "--port", "67"), "dnsmasq",
+     "not running", lambda d: _dhcp_ok(d, "vm2")),
+    ("dhcp-disabled", "vm2", "vm2", "dhcp", ("--proto", "udp", "--port", "67"), "dnsmasq",
+     "DHCP is disabled", lambda d: _dhcp_ok(d, "vm2")),
+    ("no-default-route", "vm1", "vm1", "203.0.113.10", (), "eth0", "default route",
+     lambda d: "via" in d.in_vm("vm1", "ip", "route", "get", "203.0.113.10").stdout),
+]
+# Where the path must get past once the fix is applied: delivered, except towards the
+# outside, where (without a router in this lab) the drop must move past the instance.
+PAST = {"no-default-route": lambda out: out["verdict"] == "delivered"
+        or out["dropped_at"]["device"] != "eth0"}
+
+
+@pytest.mark.parametrize("fault,target,src,dst,extra,device,words,works", FAULTS,
+                         ids=[f[0] for f in FAULTS])
+def test_fault_is_named_and_its_fix_restores_the_path(demo, fault, target, src, dst, extra,
+                                                      device, words, works):
+    args = ["lab", "break", "--name", demo.lab.name, fault] + ([target] if target else [])
+    res = demo.neutrino(*args)
+    assert res.returncode == 0, res.stderr
+    try:
+        out = demo.explain(src, dst, *extra)
+        assert out["verdict"] == "dropped", out
+        assert out["dropped_at"]["device"].endswith(device) or device in out["dropped_at"]["device"]
+        assert words in out["dropped_at"]["reason"], out["dropped_at"]
+        _apply_fix(demo, out)
+        fixed = PAST.get(fault, lambda out: out["verdict"] == "delivered")
+        assert _until(lambda: fixed(demo.explain(src, dst, *extra))), \
+            demo.explain(src, dst, *extra)
+        assert _until(lambda: works(demo)), f"{fault}: connectivity did not come back"
+    finally:
+        demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)

@@ -113,3 +113,30 @@ def test_fault_is_named_and_its_fix_restores_the_path(demo, fault, target, src, 
         assert _until(lambda: works(demo)), f"{fault}: connectivity did not come back"
     finally:
         demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)
+
+
+@pytest.mark.parametrize("src,dst", [("vm1", "vm2"), ("vm1", "vm3")])
+def test_live_capture_sees_the_probe_at_every_device_hop(demo, src, dst):
+    out = demo.explain(src, dst, "--live")
+    assert out["verdict"] == "delivered"
+    live = out["live"]
+    assert live["probe_exit"] == 0
+    devices = {(h["node"], h["device"]) for h in out["hops"]}
+    captured = {(p["node"], p["device"]) for p in live["points"]}
+    assert captured <= devices
+    assert {d for _, d in captured} >= {"eth0"} and any(d.startswith("qvo") for _, d in captured)
+    unseen = [p for p in live["points"] if not p["seen"]]
+    assert not unseen, unseen
+    assert live["last_seen"]["hop"] == len(out["hops"])
+
+
+def test_live_capture_stops_where_explain_drops(demo):
+    res = demo.neutrino("lab", "break", "--name", demo.lab.name, "wrong-vlan-tag", "vm1")
+    assert res.returncode == 0, res.stderr
+    try:
+        out = demo.explain("vm1", "vm2", "--live")
+        assert out["verdict"] == "dropped"
+        assert out["live"]["last_seen"]["hop"] < out["dropped_at"]["hop"]
+        assert out["live"]["last_seen"]["device"].startswith("qvo")
+    finally:
+        demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)

@@ -44,6 +44,7 @@ def service(ctx: Ctx, dhcp: Endpoint, client: Endpoint, direction: str = "forwar
         return [hop.fail(f"{dhcp.ovs_port} in {ns_name} is missing, down or has no address"
                          f"{note}", ctx.lab_up)]
     hop.what = f"into {ns_name}: {dhcp.ovs_port} {', '.join(tap.addrs)} mtu {tap.mtu}"
+    hop.detail = {"netns": ns_name}
     hops = [hop]
     d = Hop(host, "dnsmasq", "", direction=direction)
     hops.append(d)
@@ -72,4 +73,4 @@ def egress(ctx: Ctx, dhcp: Endpoint, direction: str = "reply") -> list[Hop]:
     """The answer leaving qdhcp by its tap (an OVS internal port of br-int)."""
     host = dhcp.host or "controller"
     return [Hop(host, dhcp.ovs_port or "tap", f"out of {dhcp.netns} into br-int",
-                direction=direction)]
+                direction=direction, detail={"netns": dhcp.netns})]

@@ -256,3 +256,15 @@ def test_tags_and_bulk(api, public):
     assert [f["id"] for f in got] == [a["id"]]
     r = api.get("/v2.0/floatingips?floating_ip_address=192.168.100.3&fields=id")
     assert r.json()["floatingips"] == [{"id": b["id"]}]
+
+
+def test_readers_only_read(api, public):
+    net, _ = public
+    demo, reader = api.as_project("demo"), api.as_project("demo", roles="reader")
+    fip = demo.create("floatingip", floating_network_id=net["id"])
+    url = f"/v2.0/floatingips/{fip['id']}"
+    assert reader.get(url).json()["floatingip"]["id"] == fip["id"]
+    error(reader.post("/v2.0/floatingips", {"floatingip": {"floating_network_id": net["id"]}}),
+          403, "PolicyNotAuthorized")
+    error(reader.put(url, {"floatingip": {"description": "x"}}), 403, "PolicyNotAuthorized")
+    error(reader.delete(url), 403, "PolicyNotAuthorized")

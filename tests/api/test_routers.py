@@ -341,3 +341,22 @@ def test_extensions_advertised(api):
     assert ext["name"] == "Neutron L3 Router"
     names = {r["name"] for r in api.get("/v2.0/").json()["resources"]}
     assert {"router", "floatingip"} <= names
+
+
+def test_readers_only_read(api):
+    demo, reader = api.as_project("demo"), api.as_project("demo", roles="reader")
+    net = demo.create("network", name="d")
+    sub = demo.create("subnet", network_id=net["id"], cidr="10.20.0.0/24")
+    router = demo.create("router", name="r")
+    url = f"/v2.0/routers/{router['id']}"
+    assert [r["id"] for r in reader.get("/v2.0/routers").json()["routers"]] == [router["id"]]
+    assert reader.get(url).status_code == 200
+    error(reader.post("/v2.0/routers", {"router": {"name": "x"}}), 403, "PolicyNotAuthorized")
+    error(reader.put(url, {"router": {"name": "x"}}), 403, "PolicyNotAuthorized")
+    error(add_interface(reader, router["id"], subnet_id=sub["id"]), 403, "PolicyNotAuthorized")
+    error(reader.put(url + "/add_extraroutes", {"router": {"routes": []}}), 403,
+          "PolicyNotAuthorized")
+    error(reader.delete(url), 403, "PolicyNotAuthorized")
+    assert add_interface(demo, router["id"], subnet_id=sub["id"]).status_code == 200
+    error(remove_interface(reader, router["id"], subnet_id=sub["id"]), 403,
+          "PolicyNotAuthorized")

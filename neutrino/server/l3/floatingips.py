@@ -30,13 +30,16 @@ def _version(address: str) -> int:
 
 
 class FloatingIPsMixin:
-    def _get_floatingip(self, session, ctx, fip_id: str, lock: bool = False) -> FloatingIP:
+    def _get_floatingip(self, session, ctx, fip_id: str, lock: bool = False,
+                        action: str | None = None) -> FloatingIP:
         query = select(FloatingIP).where(FloatingIP.id == fip_id)
         if lock:
             query = query.with_for_update().execution_options(populate_existing=True)
         fip = session.execute(query).scalar()
         if fip is None or not policy.owns(ctx, fip):
             raise l3_exc.FloatingIPNotFound(floatingip_id=fip_id)
+        if action:
+            policy.check_modify(ctx, fip, "floatingip", action)
         return fip
 
     def _floatingip_view_in(self, session, fip: FloatingIP) -> dict:
@@ -115,7 +118,7 @@ class FloatingIPsMixin:
     def update_floatingip(self, ctx, fip_id: str, data: dict,
                           if_revision: int | None = None) -> dict:
         def work(tx):
-            fip = self._get_floatingip(tx.session, ctx, fip_id, lock=True)
+            fip = self._get_floatingip(tx.session, ctx, fip_id, lock=True, action="update")
             self.core._check_revision(fip, if_revision)
             old_router = fip.router_id
             before = (fip.description, fip.fixed_port_id, fip.fixed_ip_address)
@@ -136,7 +139,7 @@ class FloatingIPsMixin:
     def delete_floatingip(self, ctx, fip_id: str) -> None:
         def work(tx):
             session = tx.session
-            fip = self._get_floatingip(session, ctx, fip_id, lock=True)
+            fip = self._get_floatingip(session, ctx, fip_id, lock=True, action="delete")
             port = session.get(Port, fip.floating_port_id)
             self._notify_routers(tx, [fip.router_id])
             session.delete(fip)

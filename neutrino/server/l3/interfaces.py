@@ -49,7 +49,8 @@ class InterfacesMixin:
         port_id, subnet_id = _interface_request(info)
 
         def work(tx):
-            router = self._get_router(tx.session, ctx, router_id, lock=True)
+            router = self._get_router(tx.session, ctx, router_id, lock=True,
+                                     action="add_router_interface")
             if port_id is not None:
                 port, subnets = self._add_interface_by_port(tx, ctx, router, port_id)
             else:
@@ -103,7 +104,8 @@ class InterfacesMixin:
 
         def work(tx):
             session = tx.session
-            router = self._get_router(session, ctx, router_id, lock=True)
+            router = self._get_router(session, ctx, router_id, lock=True,
+                                     action="remove_router_interface")
             if port_id is not None:
                 port, subnets = self._interface_by_port(session, router, port_id, subnet_id)
             else:

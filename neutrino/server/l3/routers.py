@@ -17,13 +17,17 @@ ROUTER_COLUMNS = {
 
 
 class RoutersMixin:
-    def _get_router(self, session, ctx, router_id: str, lock: bool = False) -> Router:
+    def _get_router(self, session, ctx, router_id: str, lock: bool = False,
+                    action: str | None = None) -> Router:
+        """The router if ``ctx`` may see it (else 404); with ``action``, may also change it."""
         query = select(Router).where(Router.id == router_id)
         if lock:
             query = query.with_for_update().execution_options(populate_existing=True)
         router = session.execute(query).scalar()
         if router is None or not policy.owns(ctx, router):
             raise l3_exc.RouterNotFound(router_id=router_id)
+        if action:
+            policy.check_modify(ctx, router, "router", action)
         return router
 
     def _gw_port(self, session, router: Router) -> Port | None:
@@ -79,7 +83,7 @@ class RoutersMixin:
     def update_router(self, ctx, router_id: str, data: dict,
                       if_revision: int | None = None) -> dict:
         def work(tx):
-            router = self._get_router(tx.session, ctx, router_id, lock=True)
+            router = self._get_router(tx.session, ctx, router_id, lock=True, action="update")
             self.core._check_revision(router, if_revision)
             changed = False
             for attr in ("name", "description", "admin_state_up"):
@@ -100,7 +104,7 @@ class RoutersMixin:
     def delete_router(self, ctx, router_id: str) -> None:
         def work(tx):
             session = tx.session
-            router = self._get_router(session, ctx, router_id, lock=True)
+            router = self._get_router(session, ctx, router_id, lock=True, action="delete")
             interfaces = session.scalar(select(RouterPort.port_id).where(
                 RouterPort.router_id == router.id, RouterPort.port_type == ROUTER_INTERFACE))
             if interfaces:

@@ -59,7 +59,8 @@ class ExtraRoutesMixin:
 
     def _change_routes(self, ctx, router_id: str, routes: list[dict], combine) -> dict:
         def work(tx):
-            router = self._get_router(tx.session, ctx, router_id, lock=True)
+            router = self._get_router(tx.session, ctx, router_id, lock=True,
+                                     action="update")
             old = _unique(router.routes or [])
             if self._replace_routes(tx.session, router, combine(old, _unique(routes))):
                 router.bump_revision()

@@ -49,6 +49,14 @@ class PortsMixin:
                 raise exc.PortNotFound(port_id=port_id)
         return port
 
+    def _reload_port(self, session, port_id: str) -> Port:
+        """The port as committed now: call after locking its network (PostgreSQL)."""
+        port = session.execute(_port_query().where(Port.id == port_id)
+                               .execution_options(populate_existing=True)).scalar()
+        if port is None:
+            raise exc.PortNotFound(port_id=port_id)
+        return port
+
     def _port_view(self, port: Port) -> dict:
         return views.port_dict(port)
 
@@ -240,10 +248,11 @@ class PortsMixin:
                      if_revision: int | None = None) -> Port:
         session = tx.session
         port = self._get_port(session, ctx, port_id)
+        net = self._get_network(session, ctx, port.network_id, lock=True)
+        port = self._reload_port(session, port_id)
         policy.check_modify(ctx, port, "port", "update")
         policy.check_attributes_settable(ctx, "port", "update", data)
         self._check_revision(port, if_revision)
-        net = self._get_network(session, ctx, port.network_id, lock=True)
         before = self._sg_membership(port)
         self._check_port_security_update(port, data)
         if "allowed_address_pairs" in data:
@@ -310,6 +319,8 @@ class PortsMixin:
     def delete_port(self, ctx, port_id: str) -> None:
         def work(tx):
             port = self._get_port(tx.session, ctx, port_id)
+            self._get_network(tx.session, ctx, port.network_id, lock=True)
+            port = self._reload_port(tx.session, port_id)
             policy.check_modify(ctx, port, "port", "delete")
             self.registry.publish("port", PRECOMMIT_DELETE, context=ctx, tx=tx, port=port)
             self._notify_sg_members(tx, self._sg_membership(port), None)

@@ -131,6 +131,7 @@ class SubnetsMixin:
             session = tx.session
             subnet = self._get_subnet(session, ctx, subnet_id)
             net = self._get_network(session, ctx, subnet.network_id, lock=True)
+            session.refresh(subnet)
             policy.check_modify(ctx, subnet, "subnet", "update")
             self._check_revision(subnet, if_revision)
             cidr = ipaddress.ip_network(subnet.cidr)

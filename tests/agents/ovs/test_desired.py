@@ -62,3 +62,28 @@ def test_new_port_without_tag_or_details_is_dead():
     assert want.bindings["qvo1"].tag == 4095
     assert any(f.match == "in_port=7" and f.actions == "drop"
                for f in want.flows["br-int"])
+
+
+def _spoof_flows(details):
+    port = PortRow("qvo1", "br-int", external_ids={"iface-id": "p1"}, ofport=7)
+    snap = Snapshot(bridges={"br-int": BridgeRow("br-int", ports=("qvo1",))},
+                    ports={"qvo1": port})
+    want = desired.compute(CONFIG, snap, {"p1": details}, LocalVlans(), [], 1)
+    return {(f.table, f.match) for f in want.flows["br-int"] if f.table in (24, 25)
+            or (f.table == 0 and "in_port=7" in f.match)}
+
+
+def test_arp_spoofing_flows_follow_port_security_and_address_pairs():
+    on = _spoof_flows(DETAILS)
+    assert (24, "arp,in_port=7,arp_spa=10.0.0.3") in on
+    assert (25, "in_port=7,dl_src=fa:16:3e:00:00:01") in on
+    assert (0, "arp,in_port=7") in on
+    pairs = [{"ip_address": "10.0.0.99", "mac_address": "fa:16:3e:00:00:99"}]
+    with_pair = _spoof_flows({**DETAILS, "allowed_address_pairs": pairs})
+    assert with_pair - on == {(24, "arp,in_port=7,arp_spa=10.0.0.99"),
+                              (25, "in_port=7,dl_src=fa:16:3e:00:00:99"),
+                              (24, "icmp6,in_port=7,icmp_type=136,"
+                                   "nd_target=fe80::f816:3eff:fe00:99")}
+    off = _spoof_flows({**DETAILS, "port_security_enabled": False})
+    assert {f for f in off if f[0] in (24, 25) and "in_port=7" in f[1]} == set()
+    assert (0, "arp,in_port=7") not in off

@@ -268,3 +268,13 @@ def test_readers_only_read(api, public):
           403, "PolicyNotAuthorized")
     error(reader.put(url, {"floatingip": {"description": "x"}}), 403, "PolicyNotAuthorized")
     error(reader.delete(url), 403, "PolicyNotAuthorized")
+
+
+def test_floatingip_quota(api, public):
+    assert api.put("/v2.0/quotas/demo", {"quota": {"floatingip": 1}}).status_code == 200
+    demo = api.as_project("demo")
+    demo.create("floatingip", floating_network_id=public[0]["id"])
+    r = demo.post("/v2.0/floatingips", {"floatingip": {"floating_network_id": public[0]["id"]}})
+    error(r, 409, "OverQuota")
+    ports = api.get("/v2.0/ports?device_owner=network:floatingip").json()["ports"]
+    assert len(ports) == 1

@@ -360,3 +360,12 @@ def test_readers_only_read(api):
     assert add_interface(demo, router["id"], subnet_id=sub["id"]).status_code == 200
     error(remove_interface(reader, router["id"], subnet_id=sub["id"]), 403,
           "PolicyNotAuthorized")
+
+
+def test_router_quota(api):
+    r = api.put("/v2.0/quotas/demo", {"quota": {"router": 1}})
+    assert r.status_code == 200, r.text
+    demo = api.as_project("demo")
+    demo.create("router", name="one")
+    error(demo.post("/v2.0/routers", {"router": {"name": "two"}}), 409, "OverQuota")
+    assert len(demo.get("/v2.0/routers").json()["routers"]) == 1

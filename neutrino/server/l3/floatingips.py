@@ -9,6 +9,7 @@ from neutrino.db.models import (FloatingIP, IPAllocation, Port, Router, RouterPo
 from neutrino.server import exceptions as exc
 from neutrino.server import policy
 from neutrino.server.context import Context
+from neutrino.server.events import PRECOMMIT_CREATE
 from neutrino.server.l3 import exceptions as l3_exc
 from neutrino.server.l3 import views
 from neutrino.server.l3.constants import (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE,
@@ -78,6 +79,8 @@ class FloatingIPsMixin:
                          floating_port_id=port.id, status="DOWN", tags=[], revision_number=0)
         session.add(fip)
         session.flush()
+        self.core.registry.publish("floatingip", PRECOMMIT_CREATE, context=ctx, tx=tx,
+                                   floatingip=fip, request=data)
         if data.get("port_id"):
             self._associate(tx, ctx, fip, data["port_id"], data.get("fixed_ip_address"))
             self._notify_routers(tx, [fip.router_id])

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 from neutrino.db.engine import session_of
 from neutrino.db.models import Port, Router, RouterPort, new_id
 from neutrino.server import policy
+from neutrino.server.events import PRECOMMIT_CREATE
 from neutrino.server.l3 import exceptions as l3_exc
 from neutrino.server.l3 import scheduler, views
 from neutrino.server.l3.constants import L3_AGENT_TOPIC, ROUTER_INTERFACE
@@ -57,6 +58,8 @@ class RoutersMixin:
                         enable_snat=True, routes=[], tags=[], revision_number=0)
         session.add(router)
         session.flush()
+        self.core.registry.publish("router", PRECOMMIT_CREATE, context=ctx, tx=tx,
+                                   router=router, request=data)
         scheduler.schedule(session, router, self.options.agent_down_time)
         if data.get("external_gateway_info"):
             self._set_gateway(tx, ctx, router, data["external_gateway_info"])

@@ -16,6 +16,7 @@ COMMANDS = {
     "instance": ("neutrino.cli.instance", "boot, list, enter and delete lab instances"),
     "topo": ("neutrino.cli.topo", "the live topology of a lab (text, dot, svg, json) and DB/node differences"),
     "capture": ("neutrino.cli.capture", "decoded live packets at one hop of an instance's path"),
+    "web": ("neutrino.cli.web", "the live topology diagram and explain paths in a browser"),
     "explain": ("neutrino.cli.explain", "the hops a packet takes between two endpoints, and why it is dropped"),
 }
 

@@ -1,0 +1,1 @@
+"""``neutrino web``: the live topology diagram and explain paths in a browser."""

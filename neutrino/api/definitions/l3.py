@@ -50,8 +50,7 @@ ROUTER = ResourceSpec(
                filter=None, sortable=False),
           Attr("routes", v.nullable(routes_list), allow_put=True, filter=None,
                sortable=False)),
-    extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"),
-    not_found=lambda i: l3_exc.RouterNotFound(router_id=i))
+    extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"))
 
 _fip_standard = [a for a in standard_attributes() if a.name != "name"]
 
@@ -66,8 +65,7 @@ FLOATINGIP = ResourceSpec(
           Attr("fixed_ip_address", v.nullable(v.ip_address), allow_post=True, allow_put=True),
           Attr("status"),
           Attr("port_details", filter=None, sortable=False)),
-    extensions=("fip-port-details",),
-    not_found=lambda i: l3_exc.FloatingIPNotFound(floatingip_id=i))
+    extensions=("fip-port-details",))
 
 
 def _interface_body(body) -> dict:

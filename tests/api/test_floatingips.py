@@ -278,3 +278,22 @@ def test_floatingip_quota(api, public):
     error(r, 409, "OverQuota")
     ports = api.get("/v2.0/ports?device_owner=network:floatingip").json()["ports"]
     assert len(ports) == 1
+
+
+def test_fixed_ip_leaving_the_port_disassociates(api, public, notifier):
+    net, _ = public
+    _, tnet, tsub, router = tenant(api, "admin", "10.11.11.0/24", net)
+    vm = api.create("port", network_id=tnet["id"])
+    fip = api.create("floatingip", floating_network_id=net["id"], port_id=vm["id"])
+    notifier.clear()
+    r = api.put(f"/v2.0/ports/{vm['id']}", {"port": {"name": "renamed"}})
+    assert r.status_code == 200
+    assert notifier.payloads("routers_updated") == []
+    assert api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"][
+        "port_details"]["name"] == "renamed"
+    r = api.put(f"/v2.0/ports/{vm['id']}", {"port": {"fixed_ips": [
+        {"subnet_id": tsub["id"], "ip_address": "10.11.11.200"}]}})
+    assert r.status_code == 200
+    after = api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
+    assert after["port_id"] is None and after["fixed_ip_address"] is None
+    assert notifier.payloads("routers_updated") == [{"router_ids": [router["id"]]}]

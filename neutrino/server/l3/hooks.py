@@ -39,12 +39,16 @@ class CoreHooksMixin:
     def _on_port_update(self, tx, port: Port, request: dict, **_kwargs) -> None:
         """A floating IP whose fixed IP left the port lets go; the port's router hears of it."""
         session = tx.session
-        addresses = {a.ip_address for a in port.fixed_ips}
-        for fip in session.scalars(select(FloatingIP).where(FloatingIP.fixed_port_id == port.id)):
-            self._notify_routers(tx, [fip.router_id])
-            if fip.fixed_ip_address not in addresses:
-                self._disassociate(fip)
-                fip.bump_revision()
+        if "fixed_ips" in request:
+            addresses = {a.ip_address for a in port.fixed_ips}
+            for fip in session.scalars(select(FloatingIP)
+                                       .where(FloatingIP.fixed_port_id == port.id)):
+                if fip.fixed_ip_address not in addresses:
+                    self._notify_routers(tx, [fip.router_id])
+                    self._disassociate(fip)
+                    fip.bump_revision()
+        if not port.device_owner.startswith("network:router"):
+            return
         router_id = session.scalar(select(RouterPort.router_id)
                                    .where(RouterPort.port_id == port.id))
         self._notify_routers(tx, [router_id])

@@ -1,5 +1,5 @@
 """How a resource's attributes are declared: what a client may send, and how it is checked."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from neutrino.api.validators import Validator
@@ -27,7 +27,7 @@ class ResourceSpec:
     taggable: bool = True
     extensions: tuple[str, ...] = ()
     not_found: Callable[[str], Exception] | None = None
-    extra: dict = field(default_factory=dict)
+    """Builds the resource's NotFound error from an id (for services that need it)."""
 
     def __post_init__(self):
         self.path = self.path or self.plural

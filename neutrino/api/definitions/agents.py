@@ -2,7 +2,6 @@
 from neutrino.api import validators as v
 from neutrino.api.attributes import Attr, ResourceSpec, attrs
 from neutrino.api.definitions.standard import BOOL_FILTER
-from neutrino.server import exceptions as exc
 
 AGENT = ResourceSpec(
     "agent", "agents",
@@ -13,5 +12,4 @@ AGENT = ResourceSpec(
           Attr("heartbeat_timestamp"), Attr("started_at"), Attr("created_at"),
           Attr("configurations", filter=None, sortable=False),
           Attr("availability_zone"), Attr("resources_synced", filter=None)),
-    taggable=False, extensions=("agent",),
-    not_found=lambda i: exc.AgentNotFound(id=i))
+    taggable=False, extensions=("agent",))

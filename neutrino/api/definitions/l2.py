@@ -2,7 +2,6 @@
 from neutrino.api import validators as v
 from neutrino.api.attributes import Attr, ResourceSpec, attrs
 from neutrino.api.definitions.standard import BOOL_FILTER, int_filter, standard_attributes
-from neutrino.server import exceptions as exc
 
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -25,8 +24,7 @@ NETWORK = ResourceSpec(
                allow_put=True),
           Attr("provider:segmentation_id", v.nullable(v.integer(0)), allow_post=True,
                allow_put=True, filter=int_filter)),
-    extensions=("external-net", "provider", "net-mtu", "net-mtu-writable", "port-security"),
-    not_found=lambda i: exc.NetworkNotFound(net_id=i))
+    extensions=("external-net", "provider", "net-mtu", "net-mtu-writable", "port-security"))
 
 SUBNET = ResourceSpec(
     "subnet", "subnets",
@@ -46,8 +44,7 @@ SUBNET = ResourceSpec(
           Attr("ipv6_address_mode", v.nullable(v.one_of(*IPV6_MODES)), allow_post=True),
           Attr("subnetpool_id", v.nullable(v.uuid_str)),
           Attr("segment_id"),
-          Attr("service_types", v.list_of(v.string(255)), allow_post=True, sortable=False)),
-    not_found=lambda i: exc.SubnetNotFound(subnet_id=i))
+          Attr("service_types", v.list_of(v.string(255)), allow_post=True, sortable=False)))
 
 PORT = ResourceSpec(
     "port", "ports",
@@ -74,5 +71,4 @@ PORT = ResourceSpec(
           Attr("binding:profile", v.nullable(v.dict_value), allow_post=True, allow_put=True,
                filter=None, sortable=False),
           Attr("binding:vnic_type", v.one_of(*VNIC_TYPES), allow_post=True, allow_put=True)),
-    extensions=("binding", "allowed-address-pairs", "extra_dhcp_opt", "port-security"),
-    not_found=lambda i: exc.PortNotFound(port_id=i))
+    extensions=("binding", "allowed-address-pairs", "extra_dhcp_opt", "port-security"))

@@ -132,6 +132,33 @@ class Demo:
             ok = bits > 0
         self.check(ok, f"TCP transfer vm1 -> vm2 across nodes{rate}")
 
+    def open_default_group(self) -> None:
+        """Allow ICMP and SSH in on the default group, as a user would."""
+        groups = self.api.get("/v2.0/security-groups",
+                              params={"name": "default"}).json()["security_groups"]
+        if not self.check(bool(groups), "the project has its default security group"):
+            return
+        for what, rule in (("ICMP", {"protocol": "icmp"}),
+                           ("TCP 22", {"protocol": "tcp", "port_range_min": 22,
+                                       "port_range_max": 22})):
+            body = {"security_group_id": groups[0]["id"], "direction": "ingress",
+                    "ethertype": "IPv4", "remote_ip_prefix": "0.0.0.0/0", **rule}
+            resp = self.api.post("/v2.0/security-group-rules",
+                                 json={"security_group_rule": body})
+            self.check(resp.status_code in (201, 409),
+                       f"default group: ingress {what} from anywhere"
+                       + (" (already there)" if resp.status_code == 409 else ""))
+
+    def show_firewall(self) -> None:
+        listing = json.loads(self.neutrino("instance", "list", *self.lab_args, "-f", "json"))
+        vm1 = next((i for i in listing if i["name"] == "vm1"), None)
+        if vm1 is None or not vm1.get("port"):
+            return
+        for kind in ("i", "o"):
+            cmd = ["iptables", "-nvL", f"neutron-openvswi-{kind}{vm1['port'][:10]}"]
+            print(f"\n[root@compute01 ~]# {' '.join(cmd)}")
+            print(self.on_node("compute01", *cmd).rstrip())
+
     def show(self) -> None:
         for node, cmd in (("compute01", ["ovs-vsctl", "show"]), ("compute01", ["brctl", "show"]),
                           ("controller", ["ip", "netns", "list"])):
@@ -144,7 +171,9 @@ class Demo:
         self.network()
         leases = self.boot()
         self.traffic(leases)
+        self.open_default_group()
         self.show()
+        self.show_firewall()
         lab = self.lab_args[1] if self.lab_args else None
         name = f" --name {lab}" if lab else ""
         if self.failures:

@@ -22,12 +22,14 @@ from neutrino.server.events import Registry
 from neutrino.server.networks import NetworksMixin
 from neutrino.server.notify import NotifierLike, NullNotifier
 from neutrino.server.ports import PortsMixin
+from neutrino.server.securitygroups import SecurityGroupsMixin
 from neutrino.server.subnets import SubnetsMixin
 from neutrino.server.tags import TagsMixin
 from neutrino.server.transaction import Tx, run_write
 
 
-class Plugin(NetworksMixin, SubnetsMixin, PortsMixin, DhcpPortMixin, AgentsMixin, TagsMixin):
+class Plugin(NetworksMixin, SubnetsMixin, PortsMixin, DhcpPortMixin, AgentsMixin, TagsMixin,
+             SecurityGroupsMixin):
     def __init__(self, db: Database, options: ServerOptions | None = None,
                  notifier: NotifierLike | None = None, registry: Registry | None = None):
         self.db = db

@@ -40,6 +40,9 @@ class RpcEndpoint:
                   if k in ("device_id", "binding:host_id")}
         return self.plugin.update_port(self.admin, port_id, wanted)
 
+    def security_group_info_for_devices(self, devices: list[str]) -> dict:
+        return self.plugin.security_group_info_for_devices(list(devices))
+
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
         """Neutron clears its DHCP provisioning block here; status follows the L2 agent only."""
         return None

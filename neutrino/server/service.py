@@ -8,6 +8,7 @@ from neutrino.api.auth import KeystoneAuth, NoAuth
 from neutrino.api.definitions.l3 import FLOATINGIP, ROUTER, member_routes
 from neutrino.api.definitions.quotas import EXTENSIONS as QUOTA_EXTENSIONS
 from neutrino.api.definitions.quotas import quota_routes
+from neutrino.api.definitions.securitygroups import SECURITY_GROUP, SECURITY_GROUP_RULE
 from neutrino.db.engine import Database
 from neutrino.identity.store import IdentityStore
 from neutrino.server.config import ServerOptions
@@ -42,7 +43,9 @@ def build(db_url: str, options: ServerOptions | None = None, notifier=None,
         context_source = KeystoneAuth(identity.context_for)
     context_source = context_source or NoAuth()
     l3 = L3Plugin(plugin)
-    app = create_app(plugin, context_source, services=[(ROUTER, l3), (FLOATINGIP, l3)],
+    services = [(SECURITY_GROUP, plugin), (SECURITY_GROUP_RULE, plugin),
+                (ROUTER, l3), (FLOATINGIP, l3)]
+    app = create_app(plugin, context_source, services=services,
                      extra_routes=quota_routes(quotas, context_source)
                      + member_routes(l3, context_source),
                      extra_extensions=QUOTA_EXTENSIONS)

@@ -20,11 +20,11 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
                        help=f"lab name (default: {DEFAULT_LAB})")
         p.add_argument("--state-dir", default=None, help="the lab's state directory")
 
-    p = sub.add_parser("create", help="boot an instance on a lab node")
-    p.add_argument("instance")
+    p = sub.add_parser("create", help="boot instances on lab nodes (several: in parallel)")
+    p.add_argument("instance", nargs="+")
     p.add_argument("--network", required=True, help="network name or id")
     p.add_argument("--host", default=None, help="node (default: the least busy compute)")
-    p.add_argument("--ip", default=None, help="fixed IP to ask for")
+    p.add_argument("--ip", default=None, help="fixed IP to ask for (one instance only)")
     p.add_argument("--vif-timeout", type=float, default=10,
                    help="seconds to wait for the port to turn ACTIVE (0: do not wait)")
     lab_args(p)
@@ -50,10 +50,17 @@ def main(argv: list[str]) -> int:
         args.cmd = [*args.cmd, *command]
     lab = Lab.locate(args.lab, args.state_dir)
     if args.action == "create":
-        inst = instances.create(lab, args.instance, args.network, host=args.host,
-                                fixed_ip=args.ip, vif_timeout=args.vif_timeout)
-        print(f"instance {inst['name']} on {inst['host']}: port {inst['port_id']}, "
-              f"ips {', '.join(inst['ips'])}, mac {inst['mac']}")
+        if len(args.instance) == 1:
+            created = [instances.create(lab, args.instance[0], args.network, host=args.host,
+                                        fixed_ip=args.ip, vif_timeout=args.vif_timeout)]
+        elif args.ip:
+            raise NeutrinoError("--ip needs a single instance name")
+        else:
+            created = instances.create_many(lab, args.instance, args.network, host=args.host,
+                                            vif_timeout=args.vif_timeout)
+        for inst in created:
+            print(f"instance {inst['name']} on {inst['host']}: port {inst['port_id']}, "
+                  f"ips {', '.join(inst['ips'])}, mac {inst['mac']}")
         return 0
     if args.action == "list":
         rows = instances.listing(lab)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab import lifecycle, plug
@@ -118,6 +120,32 @@ def pick_host(lab: Lab, nodes: list[str]) -> str:
     return min(computes, key=lambda n: (load_by_host[n], n))
 
 
+_placement = threading.Lock()
+
+
+def create_many(lab: Lab, names: list[str], network: str, host: str | None = None,
+                vif_timeout: float = 10, say=print) -> list[dict]:
+    """Boot several instances at once (one process: the imports and the netlink
+    sockets are paid once). Raises after all are tried if any failed."""
+    for name in names:
+        check_instance_name(name)
+    if len(set(names)) != len(names):
+        raise NeutrinoError("an instance name is given twice")
+    with ThreadPoolExecutor(max_workers=min(len(names), 8)) as pool:
+        futures = {name: pool.submit(create, lab, name, network, host=host,
+                                     vif_timeout=vif_timeout, say=say) for name in names}
+    done, failed = [], []
+    for name, future in futures.items():
+        try:
+            done.append(future.result())
+        except NeutrinoError as exc:
+            failed.append(f"{name}: {exc}")
+    if failed:
+        raise NeutrinoError(f"{len(failed)} of {len(names)} instances failed: "
+                            + "; ".join(failed))
+    return done
+
+
 def create(lab: Lab, name: str, network: str, host: str | None = None,
            fixed_ip: str | None = None, vif_timeout: float = 10, say=print) -> dict:
     check_instance_name(name)
@@ -128,15 +156,16 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
     if host is not None and host not in nodes:
         raise NeutrinoError(f"lab {lab.name} has no node {host!r} (nodes: {', '.join(nodes)})")
     os.makedirs(_dir(lab), exist_ok=True)
-    try:
-        fd = os.open(_state_path(lab, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    except FileExistsError:
-        raise NeutrinoError(f"instance {name!r} exists in lab {lab.name}") from None
-    os.close(fd)
-    host = host or pick_host(lab, nodes)
-    inst = {"name": name, "id": str(uuid.uuid4()), "host": host,
-            "netns": lab.instance_netns(name), "port_id": None, "pid": None}
-    _save(lab, inst)
+    with _placement:
+        try:
+            fd = os.open(_state_path(lab, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            raise NeutrinoError(f"instance {name!r} exists in lab {lab.name}") from None
+        os.close(fd)
+        host = host or pick_host(lab, nodes)
+        inst = {"name": name, "id": str(uuid.uuid4()), "host": host,
+                "netns": lab.instance_netns(name), "port_id": None, "pid": None}
+        _save(lab, inst)
     api = LabApi(info["endpoint"])
     try:
         net = api.network(network)

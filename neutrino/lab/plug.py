@@ -38,8 +38,6 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
     ns = lab.netns(node)
     rundir = lab.ovs_rundir(node)
     names = VifNames.for_port(port_id)
-    if INTEGRATION_BRIDGE not in ovs_daemons.vsctl(rundir, "list-br").split():
-        raise NeutrinoError(f"{node} has no {INTEGRATION_BRIDGE}: is its OVS agent running?")
     try:
         ip.bridge_add(names.qbr, netns=ns, ageing_time=0)
         ip.sysctls({f"net.ipv6.conf.{names.qbr}.disable_ipv6": 1,
@@ -49,11 +47,17 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
         ip.veth_add(names.qvb, names.qvo, netns=ns, mtu=mtu)
         ip.link_set(names.qvb, netns=ns, master=names.qbr, up=True)
         ip.link_set(names.qvo, netns=ns, up=True)
-        ovs_daemons.vsctl(
-            rundir, "--", "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
-            "--", "set", "Interface", names.qvo,
-            f"external_ids:iface-id={port_id}", "external_ids:iface-status=active",
-            f"external_ids:attached-mac={mac}", f"external_ids:vm-uuid={vm_uuid}")
+        try:
+            ovs_daemons.vsctl(
+                rundir, "--", "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
+                "--", "set", "Interface", names.qvo,
+                f"external_ids:iface-id={port_id}", "external_ids:iface-status=active",
+                f"external_ids:attached-mac={mac}", f"external_ids:vm-uuid={vm_uuid}")
+        except NeutrinoError as exc:
+            if f"no bridge named {INTEGRATION_BRIDGE}" in str(exc):
+                raise NeutrinoError(f"{node} has no {INTEGRATION_BRIDGE}: "
+                                    "is its OVS agent running?") from None
+            raise
         ip.veth_add("eth0", names.tap, netns=instance_netns, peer_netns=ns)
         ip.link_set(names.tap, netns=ns, mtu=mtu, master=names.qbr, up=True)
         ip.link_set("eth0", netns=instance_netns, mac=mac, up=True)

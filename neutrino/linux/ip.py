@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno
 import functools
+import inspect
 import ipaddress
 import os
 import threading
@@ -21,7 +22,8 @@ from neutrino.linux import proc
 NETNS_DIR = proc.NETNS_DIR
 
 _sockets: dict = {}
-_lock = threading.RLock()
+_ns_locks: dict = {}
+_registry = threading.Lock()
 
 
 def _pyroute2():
@@ -36,11 +38,30 @@ def _netlink_error():
     return _pyroute2().netlink.exceptions.NetlinkError
 
 
+def _ns_lock(netns: str | None) -> threading.RLock:
+    with _registry:
+        lock = _ns_locks.get(netns)
+        if lock is None:
+            lock = _ns_locks[netns] = threading.RLock()
+        return lock
+
+
 def _locked(fn):
-    """pyroute2 sockets are not safe to share between threads: one call at a time."""
+    """One call at a time per namespace: a pyroute2 socket is not safe to share
+    between threads, but different namespaces (instances being plugged in
+    parallel) do not wait for each other."""
+    params = list(inspect.signature(fn).parameters)
+    position = params.index("netns") if "netns" in params else None
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with _lock:
+        if "netns" in kwargs:
+            netns = kwargs["netns"]
+        elif position is not None and position < len(args):
+            netns = args[position]
+        else:
+            netns = None
+        with _ns_lock(netns):
             return fn(*args, **kwargs)
     return wrapper
 
@@ -50,23 +71,23 @@ def _where(netns: str | None) -> str:
 
 
 def _ipr(netns: str | None):
-    with _lock:
-        sock = _sockets.get(netns)
-        if sock is None:
-            if netns is not None and not netns_exists(netns):
-                raise NeutrinoError(f"no network namespace {netns!r}")
-            # flags=0: never let pyroute2 create a missing namespace.
-            iproute = _pyroute2().IPRoute
-            sock = iproute(netns=netns, flags=0) if netns else iproute()
-            _sockets[netns] = sock
-        return sock
+    """The socket of ``netns``; the caller holds that namespace's lock."""
+    sock = _sockets.get(netns)
+    if sock is None:
+        if netns is not None and not netns_exists(netns):
+            raise NeutrinoError(f"no network namespace {netns!r}")
+        # flags=0: never let pyroute2 create a missing namespace.
+        iproute = _pyroute2().IPRoute
+        sock = iproute(netns=netns, flags=0) if netns else iproute()
+        _sockets[netns] = sock
+    return sock
 
 
 def _forget(netns: str | None) -> None:
-    with _lock:
+    with _ns_lock(netns):
         sock = _sockets.pop(netns, None)
-    if sock is not None:
-        sock.close()
+        if sock is not None:
+            sock.close()
 
 
 def _index(name: str, netns: str | None) -> int:
@@ -96,7 +117,6 @@ def netns_exists(name: str) -> bool:
     return os.path.exists(f"{NETNS_DIR}/{name}")
 
 
-@_locked
 def netns_add(name: str) -> None:
     """Create network namespace ``name`` (an error if it exists)."""
     _check_name(name)
@@ -110,7 +130,6 @@ def netns_add(name: str) -> None:
     link_set("lo", netns=name, up=True)
 
 
-@_locked
 def netns_delete(name: str) -> None:
     """Remove ``name``; devices in it die with it once no process holds it.
 

@@ -57,6 +57,11 @@ def dhcp_net(bare_lab, tmp_path):
              f"--dhcp-hostsfile={hosts}", f"--dhcp-leasefile={tmp_path / 'leases'}",
              f"--pid-file={tmp_path / 'pid'}"],
             log_path=str(tmp_path / "dnsmasq.log"), netns=dhcp_ns)
+        # A SIGHUP before dnsmasq set its handlers would kill it: wait until it listens.
+        deadline = time.monotonic() + 10
+        while ":67 " not in proc.run(["ss", "-uln"], netns=dhcp_ns).out:
+            assert time.monotonic() < deadline and proc.pid_alive(state["pid"]), "no dnsmasq"
+            time.sleep(0.02)
         yield lab, api, api.add_network("private"), tmp_path / "leases"
     finally:
         for inst in instances.all_instances(lab):

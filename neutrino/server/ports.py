@@ -32,6 +32,10 @@ SIMPLE_UPDATES = {"name": "name", "description": "description",
                   "binding:host_id": "binding_host_id", "binding:profile": "binding_profile",
                   "binding:vnic_type": "binding_vnic_type"}
 
+NONE_MEANS = {"binding_host_id": "", "binding_profile": {}, "allowed_address_pairs": [],
+              "extra_dhcp_opts": []}
+"""What a null in an update means for attributes stored as empty values."""
+
 
 def _port_query():
     return select(Port).options(selectinload(Port.fixed_ips),
@@ -239,10 +243,8 @@ class PortsMixin:
                 for r in rows]
 
     def update_port(self, ctx, port_id: str, data: dict, if_revision: int | None = None) -> dict:
-        def work(tx):
-            port = self._update_port(tx, ctx, port_id, data, if_revision)
-            return port
-        return self._write(work, self._port_view)
+        return self._write(lambda tx: self._update_port(tx, ctx, port_id, data, if_revision),
+                           self._port_view)
 
     def _update_port(self, tx, ctx, port_id: str, data: dict,
                      if_revision: int | None = None) -> Port:
@@ -265,8 +267,8 @@ class PortsMixin:
         for attr, column in SIMPLE_UPDATES.items():
             if attr in data and getattr(port, column) != data[attr]:
                 value = data[attr]
-                if value is None and column in ("binding_host_id",):
-                    value = ""
+                if value is None:
+                    value = NONE_MEANS.get(column)
                 setattr(port, column, value)
                 changed = True
         if "fixed_ips" in data:

@@ -173,3 +173,15 @@ def test_binding_host(api, net, sub, plugin):
         "datapath_type": "netdev", "bridge_name": "br-int"}
     r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"binding:host_id": ""}})
     assert r.json()["port"]["binding:vif_type"] == "unbound"
+
+
+def test_null_clears_lists_and_binding(api, net, sub):
+    port = api.create("port", network_id=net["id"], **{
+        "binding:host_id": "h", "binding:profile": {"x": 1},
+        "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}]})
+    r = api.put(f"/v2.0/ports/{port['id']}", {"port": {
+        "binding:host_id": None, "binding:profile": None, "extra_dhcp_opts": None}})
+    assert r.status_code == 200, r.text
+    got = r.json()["port"]
+    assert got["binding:host_id"] == "" and got["binding:profile"] == {}
+    assert got["extra_dhcp_opts"] == [] and got["binding:vif_type"] == "unbound"

@@ -2,7 +2,7 @@
 plus the routers' member actions (add/remove_router_interface, add/remove_extraroutes)."""
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from neutrino.api import extensions
@@ -23,6 +23,8 @@ extensions.register("extraroute", "Neutron Extra Route",
 extensions.register("extraroute-atomic", "Atomically add/remove extra routes",
                     "Edit extra routes of a router on server side by atomically adding/removing "
                     "extra routes")
+extensions.register("l3_agent_scheduler", "L3 Agent Scheduler",
+                    "Schedule routers among l3 agents")
 extensions.register("fip-port-details", "Floating IP Port Details Extension",
                     "Add port_details attribute to Floating IP resource")
 
@@ -50,7 +52,8 @@ ROUTER = ResourceSpec(
                filter=None, sortable=False),
           Attr("routes", v.nullable(routes_list), allow_put=True, filter=None,
                sortable=False)),
-    extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"))
+    extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic",
+                "l3_agent_scheduler"))
 
 _fip_standard = [a for a in standard_attributes() if a.name != "name"]
 
@@ -95,7 +98,7 @@ def _routes_body(body) -> list[dict]:
 
 
 def member_routes(l3, context_source, prefix: str = "/v2.0") -> list[Route]:
-    """PUT /routers/{id}/<action> for the four router actions, answered as Neutron does."""
+    """The routers' member actions and the l3_agent_scheduler paths, answered as Neutron does."""
     async def interface(request: Request, method) -> JSONResponse:
         ctx = context_source(request)
         body = _interface_body(await read_json(request))
@@ -120,8 +123,44 @@ def member_routes(l3, context_source, prefix: str = "/v2.0") -> list[Route]:
     async def remove_routes(request: Request) -> JSONResponse:
         return await extraroutes(request, l3.remove_extraroutes)
 
+    async def l3_agents(request: Request) -> JSONResponse:
+        ctx = context_source(request)
+        agents = await run_in_threadpool(l3.list_l3_agents_hosting_router, ctx,
+                                         request.path_params["id"])
+        return JSONResponse({"agents": agents})
+
+    async def l3_routers(request: Request) -> JSONResponse:
+        ctx = context_source(request)
+        routers = await run_in_threadpool(l3.list_routers_on_l3_agent, ctx,
+                                          request.path_params["id"])
+        return JSONResponse({"routers": routers})
+
+    async def schedule(request: Request) -> JSONResponse:
+        ctx = context_source(request)
+        body = await read_json(request)
+        if not isinstance(body, dict) or "router_id" not in body:
+            raise bad("Unable to find 'router_id' in request body")
+        try:
+            router_id = v.uuid_str(body["router_id"])
+        except ValueError as error:
+            raise bad(f"Invalid input for router_id. Reason: {error}.") from None
+        await run_in_threadpool(l3.add_router_to_l3_agent, ctx, request.path_params["id"],
+                                router_id)
+        return JSONResponse(None, status_code=201)
+
+    async def unschedule(request: Request) -> Response:
+        ctx = context_source(request)
+        await run_in_threadpool(l3.remove_router_from_l3_agent, ctx,
+                                request.path_params["id"], request.path_params["router_id"])
+        return Response(status_code=204)
+
     base = f"{prefix}/routers/{{id}}"
+    agent = f"{prefix}/agents/{{id}}/l3-routers"
     return [Route(f"{base}/add_router_interface", add_interface, methods=["PUT"]),
             Route(f"{base}/remove_router_interface", remove_interface, methods=["PUT"]),
             Route(f"{base}/add_extraroutes", add_routes, methods=["PUT"]),
-            Route(f"{base}/remove_extraroutes", remove_routes, methods=["PUT"])]
+            Route(f"{base}/remove_extraroutes", remove_routes, methods=["PUT"]),
+            Route(f"{base}/l3-agents", l3_agents, methods=["GET"]),
+            Route(agent, l3_routers, methods=["GET"]),
+            Route(agent, schedule, methods=["POST"]),
+            Route(agent + "/{router_id}", unschedule, methods=["DELETE"])]

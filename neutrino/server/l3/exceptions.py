@@ -85,3 +85,15 @@ def router_bad_request(msg: str) -> BadRequest:
 
 def floatingip_bad_request(msg: str) -> BadRequest:
     return BadRequest(resource="floatingip", msg=msg)
+
+
+class InvalidL3Agent(NotFound):
+    message = "Agent {id} is not a L3 Agent or has been disabled."
+
+
+class RouterHostedByL3Agent(InUse):
+    message = "The router {router_id} has been already hosted by the L3 Agent {agent_id}."
+
+
+class RouterNotHostedByL3Agent(NotFound):
+    message = "The router {router_id} is not hosted by L3 agent {agent_id}."

@@ -9,6 +9,7 @@ L3 agent on fanout topic ``l3_agent`` after it commits.
 from typing import Callable
 
 from neutrino.db.models import Port
+from neutrino.server.l3.agent_scheduler import AgentSchedulerMixin
 from neutrino.server.l3.constants import L3_AGENT_TOPIC
 from neutrino.server.l3.floatingips import FloatingIPsMixin
 from neutrino.server.l3.gateway import GatewayMixin
@@ -24,7 +25,7 @@ L3_NOTIFIED = "_l3_router_ids"
 
 
 class L3Plugin(RoutersMixin, GatewayMixin, InterfacesMixin, ExtraRoutesMixin,
-               FloatingIPsMixin, L3SyncMixin, CoreHooksMixin, TagsMixin):
+               FloatingIPsMixin, L3SyncMixin, AgentSchedulerMixin, CoreHooksMixin, TagsMixin):
     def __init__(self, core):
         self.core = core
         self.options = core.options

@@ -192,3 +192,23 @@ def test_default_host_spreads_over_computes(bare_lab, tmp_path):
     finally:
         os.unlink(fake)
     assert instances.pick_host(lab, ["controller"]) == "controller"
+
+
+def test_create_many_in_parallel_and_clear_failures(dhcp_net):
+    lab, api, net, _ = dhcp_net
+    made = instances.create_many(lab, ["m1", "m2", "m3"], "private", host=NODE,
+                                 vif_timeout=0, say=lambda t: None)
+    assert sorted(i["name"] for i in made) == ["m1", "m2", "m3"]
+    assert len({i["port_id"] for i in made}) == 3
+    for inst in made:
+        assert wait_lease(lab, inst["name"])["ip"] == inst["ips"][0]
+    # compute02 has no br-int (no agent here): the error says so, nothing is left behind.
+    with pytest.raises(NeutrinoError, match="compute02 has no br-int"):
+        instances.create_many(lab, ["m4", "m5"], "private", host="compute02", vif_timeout=0,
+                              say=lambda t: None)
+    assert sorted(i["name"] for i in instances.all_instances(lab)) == ["m1", "m2", "m3"]
+    assert not ip.netns_exists(lab.instance_netns("m4"))
+    assert not ip.netns_exists(lab.instance_netns("m5"))
+    assert len(api.ports) == 3
+    with pytest.raises(NeutrinoError, match="twice"):
+        instances.create_many(lab, ["x1", "x1"], "private", host=NODE)

@@ -40,22 +40,29 @@ class L3SyncMixin:
         return d
 
     def sync_routers(self, host: str, router_ids: list[str] | None = None) -> list[dict]:
-        """The routers of ``host``'s L3 agent; unscheduled routers are given to it first."""
-        def work(tx):
-            session = tx.session
-            for router_id in scheduler.unscheduled_router_ids(session):
-                session.add(RouterL3AgentBinding(router_id=router_id, host=host))
-                self._bind_router_ports(tx, router_id, host)
-            session.flush()
+        """The routers of ``host``'s L3 agent; unscheduled routers are given to it first.
+
+        Only scheduling writes; the answer is read in a read-only session, so the
+        frequent calls of the agent and the metadata service do not queue on writes.
+        """
+        with self._read() as session:
+            pending = scheduler.unscheduled_router_ids(session)
+        if pending:
+            self._write(lambda tx: self._schedule_unscheduled(tx, host))
+        with self._read() as session:
             query = (select(Router).join(RouterL3AgentBinding,
                                          RouterL3AgentBinding.router_id == Router.id)
                      .where(RouterL3AgentBinding.host == host)
                      .order_by(Router.created_at, Router.id))
             if router_ids is not None:
                 query = query.where(Router.id.in_(list(router_ids)))
-            routers = list(session.scalars(query))
-            return lambda: [self._agent_router(session, r) for r in routers]
-        return self._write(work)
+            return [self._agent_router(session, r) for r in session.scalars(query)]
+
+    def _schedule_unscheduled(self, tx, host: str) -> None:
+        for router_id in scheduler.unscheduled_router_ids(tx.session):
+            tx.session.add(RouterL3AgentBinding(router_id=router_id, host=host))
+            self._bind_router_ports(tx, router_id, host)
+        tx.session.flush()
 
     def _bind_router_ports(self, tx, router_id: str, host: str) -> None:
         for port in scheduler.router_ports(tx.session, router_id):

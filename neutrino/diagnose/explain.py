@@ -114,7 +114,8 @@ def explain(lab: Lab, src: str, dst: str, proto: str = "icmp", port: int | None 
         raise NeutrinoError(f"SRC must be an instance (got {s.label}); outside sources come "
                             "with floating IPs")
     d = resolve(snap, dst, peer=s)
-    exp = Explanation(s.label, d.label if d.kind != "instance" else d.instance, proto, port)
+    exp = Explanation(s.label, d.label if d.kind != "instance" else d.instance, proto, port,
+                      src_ip=s.ip, dst_ip=d.ip)
     walk = _Walk(ctx, exp)
     if d.kind == "dhcp":
         check = dhcp.subnet_check(ctx, s.network_id)

@@ -66,10 +66,7 @@ def _wait_listening(procs: list[subprocess.Popen]) -> None:
 def probe(lab: Lab, exp: Explanation) -> dict:
     data = exp.to_json()
     hops = data["hops"]
-    src_inst = exp.src
-    src_ip = next((h for h in exp.hops if h.node == src_inst and h.device == "eth0"), None)
-    src_ip = (src_ip.what.split("/")[0] if src_ip else "")
-    dst_ip = _dst_ip(exp, hops)
+    src_inst, src_ip, dst_ip = exp.src, exp.src_ip, exp.dst_ip
     points, procs = [], {}
     for hop in hops:
         where = _where(hop)
@@ -81,8 +78,11 @@ def probe(lab: Lab, exp: Explanation) -> dict:
                                           stderr=subprocess.PIPE)
         points.append((hop, key))
     _wait_listening(list(procs.values()))
-    fwd = re.compile(rf"{re.escape(src_ip)}(\.\d+)? > {re.escape(dst_ip)}(\.\d+)?:")
-    back = re.compile(rf"{re.escape(dst_ip)}(\.\d+)? > {re.escape(src_ip)}(\.\d+)?:")
+    # The probe, or the ARP request it needs first (a broken path often ends there).
+    fwd = re.compile(rf"{re.escape(src_ip)}(\.\d+)? > {re.escape(dst_ip)}(\.\d+)?:"
+                     rf"|who-has {re.escape(dst_ip)} tell {re.escape(src_ip)}\b")
+    back = re.compile(rf"{re.escape(dst_ip)}(\.\d+)? > {re.escape(src_ip)}(\.\d+)?:"
+                      rf"|Reply {re.escape(dst_ip)} is-at")
     cmd = _probe_cmd(dst_ip, exp.proto, exp.port)
     t0 = time.monotonic()
     res = subprocess.run(instances.exec_argv(lab, src_inst, cmd), capture_output=True,
@@ -129,20 +129,6 @@ def _drain(procs: dict, points: list, fwd, back, grace: float = 1.0) -> dict:
             out, _ = p.communicate()
         texts[key] += out.decode(errors="replace")
     return texts
-
-
-def _dst_ip(exp: Explanation, hops: list[dict]) -> str:
-    m = re.search(r"\(([\d.]+)\)", exp.dst)
-    if m:
-        return m.group(1)
-    if re.fullmatch(r"[\d.]+", exp.dst):
-        return exp.dst
-    for h in exp.hops:
-        if h.node == exp.dst and h.device == "eth0" and h.direction == "forward":
-            m = re.search(r"eth0 ([\d.]+)", h.what)
-            if m:
-                return m.group(1)
-    return exp.dst
 
 
 def to_text(live: dict) -> str:

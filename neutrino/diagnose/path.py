@@ -30,6 +30,8 @@ class Explanation:
     hops: list[Hop] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    src_ip: str = ""
+    dst_ip: str = ""
 
     @property
     def failed(self) -> tuple[int, Hop] | None:
@@ -44,7 +46,8 @@ class Explanation:
 
     def to_json(self) -> dict:
         failed = self.failed
-        out = {"src": self.src, "dst": self.dst, "proto": self.proto, "port": self.port,
+        out = {"src": self.src, "dst": self.dst, "src_ip": self.src_ip, "dst_ip": self.dst_ip,
+               "proto": self.proto, "port": self.port,
                "verdict": self.verdict,
                "hops": [{"n": i, **{k: v for k, v in asdict(h).items() if v not in (None, {})}}
                         for i, h in enumerate(self.hops, 1)],

@@ -109,9 +109,9 @@ def down(lab: Lab, say=lambda text: None) -> None:
 
 # What a lab writes in its state directory. Only these are removed, so a
 # --state-dir pointing at a directory with other files in it loses nothing else.
-STATE_ENTRIES = ("lab.json", "lab.json.tmp", "pids.json", "pids.json.tmp", "redis.sock",
-                 "clouds.yaml", "udhcpc.script", "neutrino.db*", "dump.rdb", "log", "ns",
-                 "nodes", "server", "instances")
+STATE_ENTRIES = ("lab.json*", "pids.json*", "faults.json*", "redis.sock", "clouds.yaml",
+                 "udhcpc.script*", "neutrino.db*", "dump.rdb", "log", "ns", "nodes", "server",
+                 "instances")
 
 
 def _remove_state(lab: Lab, say) -> None:

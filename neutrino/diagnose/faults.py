@@ -171,6 +171,29 @@ def _dhcp_disabled(lab: Lab, target: str | None) -> dict:
     return {"subnet": subnet["id"]}
 
 
+RULE_FIELDS = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max",
+               "remote_ip_prefix", "remote_group_id", "description")
+
+
+def _sg_no_ingress(lab: Lab, target: str | None) -> dict:
+    """The group (default: ``default``) loses its IPv4 ingress rules."""
+    api = _api(lab)
+    try:
+        groups = api.get("/v2.0/security-groups").get("security_groups", [])
+        group = next((g for g in groups if target in (None, g["id"], g.get("name"))
+                      and (target or g.get("name") == "default")), None)
+        if group is None:
+            raise NeutrinoError(f"no security group {target or 'default'!r}")
+        removed = []
+        for rule in group.get("security_group_rules", []):
+            if rule["direction"] == "ingress" and rule["ethertype"] == "IPv4":
+                api.delete(f"/v2.0/security-group-rules/{rule['id']}")
+                removed.append({k: rule.get(k) for k in RULE_FIELDS if rule.get(k) is not None})
+    finally:
+        api.close()
+    return {"group": group["id"], "rules": removed}
+
+
 def _em4(lab: Lab, target: str | None) -> dict:
     node = "controller"
     links = _on_node(lab, node, "ip", "-o", "link", "show")
@@ -193,6 +216,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("dhcp-disabled", "DHCP disabled on the subnet", "INSTANCE or SUBNET (first)",
           _dhcp_disabled),
     Fault("no-default-route", "instance default route missing", "INSTANCE (first)", _no_route),
+    Fault("sg-no-ingress", "the security group lacks its ingress rules (default group)",
+          "GROUP (default)", _sg_no_ingress),
     Fault("em4-down", "em4 (the controller's upstream link) down", "-", _em4),
 )}
 
@@ -223,6 +248,14 @@ def _heal_one(lab: Lab, entry: dict) -> None:
         api = _api(lab)
         try:
             api.put(f"/v2.0/subnets/{undo['subnet']}", {"subnet": {"enable_dhcp": True}})
+        finally:
+            api.close()
+    elif name == "sg-no-ingress":
+        api = _api(lab)
+        try:
+            for rule in undo["rules"]:
+                api.post("/v2.0/security-group-rules", {"security_group_rule": {
+                    **rule, "security_group_id": undo["group"]}}, ok_conflict=True)
         finally:
             api.close()
     elif name == "em4-down":

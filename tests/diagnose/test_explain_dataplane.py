@@ -85,6 +85,8 @@ FAULTS = [
      "not running", lambda d: _dhcp_ok(d, "vm2")),
     ("dhcp-disabled", "vm2", "vm2", "dhcp", ("--proto", "udp", "--port", "67"), "dnsmasq",
      "DHCP is disabled", lambda d: _dhcp_ok(d, "vm2")),
+    ("sg-no-ingress", None, "vm1", "vm2", (), "qbr", "no rule of security group(s) default",
+     lambda d: d.ping("vm1", d.leases["vm2"])),
     ("no-default-route", "vm1", "vm1", "203.0.113.10", (), "eth0", "default route",
      lambda d: "via" in d.in_vm("vm1", "ip", "route", "get", "203.0.113.10").stdout),
 ]
@@ -104,7 +106,8 @@ def test_fault_is_named_and_its_fix_restores_the_path(demo, fault, target, src, 
     try:
         out = demo.explain(src, dst, *extra)
         assert out["verdict"] == "dropped", out
-        assert out["dropped_at"]["device"].endswith(device) or device in out["dropped_at"]["device"]
+        assert out["dropped_at"]["device"].startswith(device) \
+            or out["dropped_at"]["device"].endswith(device)
         assert words in out["dropped_at"]["reason"], out["dropped_at"]
         _apply_fix(demo, out)
         fixed = PAST.get(fault, lambda out: out["verdict"] == "delivered")

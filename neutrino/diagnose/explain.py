@@ -14,7 +14,7 @@ import time
 from neutrino.diagnose import snapshot as snapshot_mod
 from neutrino.diagnose.context import Ctx
 from neutrino.diagnose.endpoints import Endpoint, resolve
-from neutrino.diagnose.hops import dhcp, gateway, hybrid, instance, ovs
+from neutrino.diagnose.hops import dhcp, gateway, hybrid, instance, ovs, router
 from neutrino.diagnose.path import Explanation, Hop
 from neutrino.errors import NeutrinoError
 from neutrino.lab.layout import Lab
@@ -76,24 +76,21 @@ class _Walk:
         hop, port = gateway.check(ctx, src, gateway_ip, dst.ip)
         if not self.add([hop], "forward") or port is None:
             return
-        router = Endpoint("router", f"router({gateway_ip})", gateway_ip, port["mac_address"],
-                          port.get("binding:host_id"), port["network_id"], port["id"],
-                          netns=f"qrouter-{port['device_id']}")
-        if not router.host or router.host not in ctx.snap.nodes:
-            self.add([Hop("?", router.ovs_port or "qr-", "").fail(
+        router_ep = Endpoint("router", f"router({gateway_ip})", gateway_ip,
+                             port["mac_address"], port.get("binding:host_id"),
+                             port["network_id"], port["id"],
+                             netns=f"qrouter-{port['device_id']}")
+        if not router_ep.host or router_ep.host not in ctx.snap.nodes:
+            self.add([Hop("?", router_ep.ovs_port or "qr-", "").fail(
                 f"router port {port['id']} is not bound to a node (no L3 agent?)",
                 ctx.lab_up)], "forward")
             return
-        fake_dst = Endpoint(router.kind, router.label, dst.ip, router.mac, router.host,
-                            router.network_id, router.port_id)
-        if not self.add(ovs.across(ctx, src, fake_dst, router.mac, "forward"), "forward"):
+        # The frame goes to the router's MAC; the IP header still says dst.
+        towards = Endpoint("router", router_ep.label, dst.ip, router_ep.mac, router_ep.host,
+                           router_ep.network_id, router_ep.port_id)
+        if not self.add(ovs.across(ctx, src, towards, router_ep.mac, "forward"), "forward"):
             return
-        try:
-            from neutrino.diagnose.hops import router as router_hops
-        except ImportError:
-            self.exp.notes.append("router hops (qrouter, NAT, br-ex) are not modelled yet")
-            return
-        router_hops.walk(self, src, router, dst)
+        self.add(router.hops(ctx, src, router_ep, dst.ip), "forward")
 
 
 def explain(lab: Lab, src: str, dst: str, proto: str = "icmp", port: int | None = None,

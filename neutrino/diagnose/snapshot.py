@@ -39,6 +39,7 @@ for ns in $(ip netns list | cut -d' ' -f1); do
   s "nslinks $ns"; ip -n "$ns" -j -d addr
   s "nsroutes $ns"; ip -n "$ns" -j route
   s "nssysctl $ns"; ip netns exec "$ns" cat /proc/sys/net/ipv4/ip_forward
+  case "$ns" in qrouter-*) s "nsnat $ns"; ip netns exec "$ns" iptables-save -t nat 2>/dev/null;; esac
 done
 s iptables; iptables-save -t filter 2>/dev/null
 s ipset; ipset save 2>/dev/null
@@ -87,6 +88,7 @@ class Namespace:
     routes: list[dict] = field(default_factory=list)
     neigh: list[dict] = field(default_factory=list)
     ip_forward: bool | None = None
+    nat: str = ""             # iptables-save -t nat (router namespaces)
 
 
 @dataclass
@@ -252,6 +254,8 @@ def parse_node(name: str, text: str) -> Node:
             node.namespaces[ns].routes = _json(body)
         elif kind == "nssysctl" and ns in node.namespaces:
             node.namespaces[ns].ip_forward = body.strip() == "1"
+        elif kind == "nsnat" and ns in node.namespaces:
+            node.namespaces[ns].nat = body
     node.iptables = data.get("iptables", "")
     for line in data.get("ipset", "").splitlines():
         parts = line.split()

@@ -22,7 +22,7 @@ def test_defaults_and_show(api, alice):
 
 
 def test_update_list_and_reset(api):
-    r = api.put("/v2.0/quotas/alice", {"quota": {"network": 3, "port": "-1"}})
+    r = api.put("/v2.0/quotas/alice", {"quota": {"network": 3, "port": "-1", "force": True}})
     assert r.status_code == 200
     assert r.json()["quota"] == dict(DEFAULTS, network=3, port=-1)
     assert api.get("/v2.0/quotas/alice").json()["quota"]["network"] == 3

@@ -16,6 +16,9 @@ from neutrino.server import exceptions as exc
 from neutrino.server import policy
 
 EXTENSIONS = ("quotas", "quota_details")
+OPTIONS = ("force", "check_limit")
+"""Flags of Neutron's quota-check-limit a client may send with an update; limits are
+never checked against usage here, so they change nothing."""
 extensions.register("quotas", "Quota management support",
                     "Expose functions for quotas management per project")
 extensions.register("quota_details", "Quota details management support",
@@ -74,7 +77,7 @@ def quota_routes(quotas, context_source, prefix: str = "/v2.0") -> list[Route]:
             raise exc.HTTPBadRequest(msg="Malformed request body") from None
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
             raise exc.HTTPBadRequest(msg="Unable to find 'quota' in request body")
-        changes = {r: _limit(r, v) for r, v in body["quota"].items()}
+        changes = {r: _limit(r, v) for r, v in body["quota"].items() if r not in OPTIONS}
         limits = await run_in_threadpool(quotas.set_limits, request.path_params["project_id"],
                                          changes)
         return JSONResponse({"quota": limits})

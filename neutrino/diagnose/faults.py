@@ -194,6 +194,71 @@ def _sg_no_ingress(lab: Lab, target: str | None) -> dict:
     return {"group": group["id"], "rules": removed}
 
 
+def _router(api: DiagnoseApi, target: str | None) -> dict:
+    routers = api.get("/v2.0/routers").get("routers", [])
+    found = [r for r in routers if target in (None, r["id"], r.get("name"))]
+    if not found:
+        raise NeutrinoError(f"no router {target!r}" if target else "the lab has no router")
+    return found[0]
+
+
+def _router_no_gateway(lab: Lab, target: str | None) -> dict:
+    api = _api(lab)
+    try:
+        r = _router(api, target)
+        if not r.get("external_gateway_info"):
+            raise NeutrinoError(f"router {r.get('name') or r['id']} has no gateway to remove")
+        api.put(f"/v2.0/routers/{r['id']}", {"router": {"external_gateway_info": None}})
+    finally:
+        api.close()
+    gw = r["external_gateway_info"]
+    return {"router": r["id"], "gateway": {"network_id": gw["network_id"],
+                                           "enable_snat": gw.get("enable_snat", True)}}
+
+
+def _snat_disabled(lab: Lab, target: str | None) -> dict:
+    api = _api(lab)
+    try:
+        r = _router(api, target)
+        gw = r.get("external_gateway_info")
+        if not gw:
+            raise NeutrinoError(f"router {r.get('name') or r['id']} has no gateway")
+        api.put(f"/v2.0/routers/{r['id']}", {"router": {"external_gateway_info": {
+            "network_id": gw["network_id"], "enable_snat": False}}})
+    finally:
+        api.close()
+    return {"router": r["id"], "gateway": {"network_id": gw["network_id"], "enable_snat": True}}
+
+
+def _subnet_detached(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, None)
+    api = _api(lab)
+    try:
+        r = _router(api, target)
+        ports = api.get("/v2.0/ports", {"device_id": r["id"],
+                                        "device_owner": "network:router_interface"})
+        subnet = next((f["subnet_id"] for p in ports.get("ports", [])
+                       if p["network_id"] == inst["network_id"] for f in p["fixed_ips"]), None)
+        if subnet is None:
+            raise NeutrinoError(f"the subnet of {inst['name']} is not attached to the router")
+        api.put(f"/v2.0/routers/{r['id']}/remove_router_interface", {"subnet_id": subnet})
+    finally:
+        api.close()
+    return {"router": r["id"], "subnet": subnet}
+
+
+def _ip_forward_off(lab: Lab, target: str | None) -> dict:
+    api = _api(lab)
+    try:
+        r = _router(api, target)
+    finally:
+        api.close()
+    ns = f"qrouter-{r['id']}"
+    _on_node(lab, "controller", "ip", "netns", "exec", ns, "sysctl", "-qw",
+             "net.ipv4.ip_forward=0")
+    return {"netns": ns}
+
+
 def _em4(lab: Lab, target: str | None) -> dict:
     node = "controller"
     links = _on_node(lab, node, "ip", "-o", "link", "show")
@@ -218,6 +283,13 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("no-default-route", "instance default route missing", "INSTANCE (first)", _no_route),
     Fault("sg-no-ingress", "the security group lacks its ingress rules (default group)",
           "GROUP (default)", _sg_no_ingress),
+    Fault("router-no-gateway", "router without a gateway", "ROUTER (first)",
+          _router_no_gateway),
+    Fault("subnet-detached", "the instances' subnet not attached to the router",
+          "ROUTER (first)", _subnet_detached),
+    Fault("snat-disabled", "SNAT disabled on the router", "ROUTER (first)", _snat_disabled),
+    Fault("ip-forward-off", "ip_forward off in the router namespace", "ROUTER (first)",
+          _ip_forward_off),
     Fault("em4-down", "em4 (the controller's upstream link) down", "-", _em4),
 )}
 
@@ -258,6 +330,23 @@ def _heal_one(lab: Lab, entry: dict) -> None:
                     **rule, "security_group_id": undo["group"]}}, ok_conflict=True)
         finally:
             api.close()
+    elif name in ("router-no-gateway", "snat-disabled"):
+        api = _api(lab)
+        try:
+            api.put(f"/v2.0/routers/{undo['router']}",
+                    {"router": {"external_gateway_info": undo["gateway"]}})
+        finally:
+            api.close()
+    elif name == "subnet-detached":
+        api = _api(lab)
+        try:
+            api.put(f"/v2.0/routers/{undo['router']}/add_router_interface",
+                    {"subnet_id": undo["subnet"]})
+        finally:
+            api.close()
+    elif name == "ip-forward-off":
+        _on_node(lab, "controller", "ip", "netns", "exec", undo["netns"], "sysctl", "-qw",
+                 "net.ipv4.ip_forward=1")
     elif name == "em4-down":
         _on_node(lab, undo["node"], "ip", "link", "set", "em4", "up")
     # agent-based faults: the restarted agent repairs tags, tunnels, dnsmasq

@@ -143,3 +143,28 @@ def test_live_capture_stops_where_explain_drops(demo):
         assert out["live"]["last_seen"]["device"].startswith("qvo")
     finally:
         demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)
+
+
+def test_subnet_detached_from_router_is_named_and_fixed(demo):
+    router = demo.api.post("/v2.0/routers", json={"router": {"name": "r1"}}).json()["router"]
+    subnet = demo.api.get("/v2.0/subnets", params={"name": "private-subnet"}).json()["subnets"][0]
+    resp = demo.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                        json={"subnet_id": subnet["id"]})
+    assert resp.status_code == 200, resp.text
+    res = demo.neutrino("lab", "break", "--name", demo.lab.name, "subnet-detached", "r1")
+    assert res.returncode == 0, res.stderr
+    try:
+        out = demo.explain("vm1", "203.0.113.10")
+        assert out["dropped_at"]["device"] == "gateway"
+        assert "not attached to a router" in out["dropped_at"]["reason"]
+        assert out["fix"] == "openstack router add subnet r1 private-subnet"
+        _apply_fix(demo, out)
+        assert _until(lambda: demo.explain("vm1", "203.0.113.10")["dropped_at"]["device"]
+                      != "gateway")
+    finally:
+        demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)
+        ports = demo.api.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"]
+        if ports:
+            demo.api.put(f"/v2.0/routers/{router['id']}/remove_router_interface",
+                         json={"subnet_id": subnet["id"]})
+        demo.api.delete(f"/v2.0/routers/{router['id']}")

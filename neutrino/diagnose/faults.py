@@ -357,9 +357,15 @@ def heal(lab: Lab, say=print) -> list[dict]:
     records = recorded(lab)
     restart = False
     for entry in reversed(records):
-        _heal_one(lab, entry)
+        what = entry["fault"] + (f" ({entry['target']})" if entry["target"] else "")
+        try:
+            _heal_one(lab, entry)
+        except NeutrinoError as exc:
+            # Typically already repaired by hand (the fix explain printed).
+            say(f"{what}: nothing undone ({exc})")
+        else:
+            say(f"healed {what}")
         restart = restart or bool(entry["undo"].get("agents"))
-        say(f"healed {entry['fault']}" + (f" ({entry['target']})" if entry["target"] else ""))
     if restart:
         info = lifecycle.read_info(lab)
         computes = len([n for n in info.get("nodes", []) if n != "controller"])

@@ -114,6 +114,29 @@ class FakeServer:
         return [args for call, args in self.calls if call == name]
 
 
+class RecordingFirewall:
+    def __init__(self):
+        self.calls = []
+        self.fail = False
+
+    def _call(self, kind, ports, groups, members):
+        if self.fail:
+            raise RuntimeError("iptables-restore failed")
+        self.calls.append((kind, [p["id"] for p in ports], groups, members))
+
+    def update(self, ports, groups, members):
+        self._call("update", ports, groups, members)
+
+    def resync(self, ports, groups, members):
+        self._call("resync", ports, groups, members)
+
+
+@pytest.fixture
+def fw():
+    """A firewall driver that records what the agent hands it."""
+    return RecordingFirewall()
+
+
 @pytest.fixture
 def server_factory():
     return FakeServer

@@ -15,28 +15,6 @@ SSH = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
 EGRESS = {"direction": "egress", "ethertype": "IPv4"}
 
 
-class RecordingFirewall:
-    def __init__(self):
-        self.calls = []
-        self.fail = False
-
-    def _call(self, kind, ports, groups, members):
-        if self.fail:
-            raise RuntimeError("iptables-restore failed")
-        self.calls.append((kind, [p["id"] for p in ports], groups, members))
-
-    def update(self, ports, groups, members):
-        self._call("update", ports, groups, members)
-
-    def resync(self, ports, groups, members):
-        self._call("resync", ports, groups, members)
-
-
-@pytest.fixture
-def fw():
-    return RecordingFirewall()
-
-
 @pytest.fixture
 def hook(server, fw):
     return FirewallHook(server, fw, bridge_netfilter=lambda: None)

@@ -7,6 +7,7 @@ import pytest
 from neutrino.agents.ovs import rpc
 from neutrino.agents.ovs.agent import Agent
 from neutrino.agents.ovs.driver import RecordingDriver
+from neutrino.agents.ovs.firewall_hook import FirewallHook
 from neutrino.rpc import Notifier, RpcServer
 
 
@@ -36,9 +37,13 @@ class Endpoint:
         self.seen.append(("report", time))
         return self.fake.report_state(agent_state)
 
+    def security_group_info_for_devices(self, devices):
+        self.seen.append(("security_group_info_for_devices",))
+        return self.fake.security_group_info_for_devices(devices)
+
 
 @pytest.fixture
-def wired(config, server):
+def wired(config, server, fw):
     url = f"memory://ovs-agent-{uuid.uuid4().hex}"
     endpoint = Endpoint(server)
     servers = [RpcServer(url, "q-plugin", endpoint).start(),
@@ -46,7 +51,8 @@ def wired(config, server):
     api = rpc.PluginApi(url, config.host, config.agent_id, timeout=5)
     driver = RecordingDriver()
     agent = Agent(config, driver, api, listen=lambda cb: rpc.listen(url, config.host, cb),
-                  check_interval=30, report_interval=0.2)
+                  check_interval=30, report_interval=0.2,
+                  firewall=FirewallHook(api, fw, bridge_netfilter=lambda: None))
     agent.start()
     try:
         yield agent, driver, endpoint, Notifier(url)
@@ -93,3 +99,21 @@ def test_fanout_tunnel_update_and_port_update_reach_the_agent(wired, server):
     notifier.notify("q-agent-notifier-port-update", "port_update",
                     {"port": {"id": port, "revision_number": 2}})
     assert server.wait_up(port)
+
+
+def test_security_group_info_and_events_over_the_transport(wired, server, fw):
+    agent, driver, endpoint, notifier = wired
+    assert wait_for(lambda: "br-int" in driver.snapshot().bridges)
+    sg = server.group([{"direction": "egress", "ethertype": "IPv4"}])
+    port = server.port(server.network(), security_groups=[sg])
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    agent.on_ovsdb_change("Interface", "create", "qvo" + port[:11])
+    assert server.wait_up(port)
+    assert ("security_group_info_for_devices",) in endpoint.seen
+    assert fw.calls[-1][1] == [port] and sg in fw.calls[-1][2]
+    server.groups[sg]["rules"].append({"id": "r2", "direction": "ingress",
+                                       "ethertype": "IPv4", "protocol": "icmp"})
+    notifier.notify("q-agent-notifier-security_group-update", "security_groups_rule_updated",
+                    {"security_groups": [sg]})
+    assert wait_for(lambda: any(r["id"] == "r2" for r in
+                                fw.calls[-1][2][sg]["security_group_rules"]))

@@ -73,8 +73,17 @@ def dhcp_of(snap: Snapshot, network_id: str) -> Endpoint | None:
 
 
 def resolve(snap: Snapshot, text: str, peer: Endpoint | None = None) -> Endpoint:
+    """``text``: instance name, ``NAME:IP`` (the instance sending from another source
+    address, as one that forwards does), ``dhcp``, or an IP address."""
     if text in snap.instances:
         return _instance_endpoint(snap, text)
+    name, _, source = text.partition(":")
+    if source and name in snap.instances:
+        if not _is_ip(source):
+            raise NeutrinoError(f"bad source address {source!r} in {text!r}")
+        ep = _instance_endpoint(snap, name)
+        ep.ip = source
+        return ep
     if text == "dhcp":
         if peer is None or not peer.network_id:
             raise NeutrinoError("`dhcp` names the DHCP server of SRC's network: SRC must be "

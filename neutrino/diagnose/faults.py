@@ -104,6 +104,17 @@ def _no_route(lab: Lab, target: str | None) -> dict:
     return {"instance": inst["name"], "gateway": gw}
 
 
+FORWARDED_SOURCE = "10.11.11.200"
+
+
+def _forwarding(lab: Lab, target: str | None) -> dict:
+    """The instance starts sending from an address that is not its port's (as one
+    that routes or holds a VIP does) while port security is on."""
+    inst = _instance(lab, target)
+    _in_instance(lab, inst["name"], "ip", "addr", "add", f"{FORWARDED_SOURCE}/24", "dev", "eth0")
+    return {"instance": inst["name"], "address": FORWARDED_SOURCE}
+
+
 def _dnsmasq(lab: Lab, target: str | None) -> dict:
     _stop_agent(lab, "controller", "dhcp")
     root = lab.node_dir("controller", "agent", "dhcp", "dhcp")
@@ -280,6 +291,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "INSTANCE (first)", _wrong_tag),
     Fault("dhcp-disabled", "DHCP disabled on the subnet", "INSTANCE or SUBNET (first)",
           _dhcp_disabled),
+    Fault("port-security-forwarding", f"port security on while an instance sends from "
+          f"{FORWARDED_SOURCE} (forwards)", "INSTANCE (first)", _forwarding),
     Fault("no-default-route", "instance default route missing", "INSTANCE (first)", _no_route),
     Fault("sg-no-ingress", "the security group lacks its ingress rules (default group)",
           "GROUP (default)", _sg_no_ingress),
@@ -313,6 +326,9 @@ def _heal_one(lab: Lab, entry: dict) -> None:
     undo, name = entry["undo"], entry["fault"]
     if name == "mtu-1500":
         _in_instance(lab, undo["instance"], "ip", "link", "set", "eth0", "mtu", str(undo["mtu"]))
+    elif name == "port-security-forwarding":
+        _in_instance(lab, undo["instance"], "ip", "addr", "del", f"{undo['address']}/24",
+                     "dev", "eth0", check=False)
     elif name == "no-default-route":
         _in_instance(lab, undo["instance"], "ip", "route", "replace", "default", "via",
                      undo["gateway"], "dev", "eth0")

@@ -6,7 +6,7 @@ function) and matching the deciding rule's text.
 """
 from __future__ import annotations
 
-from neutrino.agents.firewall import hybrid
+from neutrino.agents.firewall import comments, hybrid
 from neutrino.diagnose.context import Ctx
 from neutrino.diagnose.endpoints import Endpoint
 
@@ -47,8 +47,9 @@ def explain_drop(ctx: Ctx, ep: Endpoint, packet, step, leaving: bool):
     """(reason, fix command, fix as an API request) for a DROP at ``ep``'s bridge."""
     port = ctx.snap.port_by_id(ep.port_id or "") or {}
     rule = step.rule if step else ""
-    if leaving and ("mac-source" in rule or "-s " not in rule and "s" + (ep.port_id or "")[:9]
-                    in (step.chain if step else "")):
+    anti_spoofing = step is not None and (step.chain.startswith("neutron-openvswi-s")
+                                          or comments.PAIR_DROP in rule)
+    if leaving and anti_spoofing:
         reason = (f"source {packet.src} / {packet.src_mac} is not one of the port's addresses: "
                   "port security (anti-spoofing) drops what the instance forwards")
         fix = (f"openstack port set --allowed-address ip-address={packet.src} "

@@ -105,6 +105,9 @@ def _status(lab: Lab, fmt: str) -> int:
             return f"alive ({pid})" if pid else "dead"
         print(f"  {n['name']:<11} {'up' if n['up'] else 'MISSING':<8} tunnel {n['tunnel_ip']:<12}"
               f" ovsdb-server {word(n['ovsdb-server'])}, ovs-vswitchd {word(n['ovs-vswitchd'])}")
+    up = st["upstream"]
+    print(f"  {'upstream':<11} {'up' if up['up'] else 'MISSING':<8} gateway {up['gateway']},"
+          f" Internet host {up['internet_host']} (lab exec upstream)")
     print("daemons:")
     for d in st["daemons"]:
         print(f"  {d['name']:<24} {'alive' if d['alive'] else 'DEAD':<6} pid {d['pid']}")

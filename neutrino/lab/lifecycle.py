@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab import node as lab_node
-from neutrino.lab import services
+from neutrino.lab import services, upstream
 from neutrino.lab.api import LabApi
 from neutrino.lab.layout import LABS_DIR, Lab, node_names, tunnel_ip
-from neutrino.linux import netns, ovs_daemons
+from neutrino.linux import ip, netns, ovs_daemons
 
 AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent"}
 
@@ -101,20 +101,25 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
         step(f"redis on {lab.redis_sock}")
 
     def bring_up(node: str) -> dict:
+        started = {}
         try:
             ovs = lab_node.ensure_node(lab, node)
+            if node == upstream.NETWORK_NODE:
+                started.update(upstream.ensure_upstream(lab, pids))
         except NeutrinoError as exc:
             raise NeutrinoError(f"node {node}: {exc}") from None
-        started = {}
         if agents:
             for kind in services.agent_kinds(node):
                 key = f"agent-{kind}@{node}"
                 if not services.alive(pids, key):
                     started[key] = services.start_agent(lab, node, kind)
+        agent_keys = [k for k in started if k.startswith("agent-")]
         step(f"node {node}: netns {lab.netns(node)}, OVS pids {ovs['ovsdb-server']}/"
              f"{ovs['ovs-vswitchd']}, tunnel {tunnel_ip(node)}"
-             + (f", agents {', '.join(k.split('@')[0][6:] for k in started)} started"
-                if started else ""))
+             + (f", agents {', '.join(k.split('@')[0][6:] for k in agent_keys)} started"
+                if agent_keys else "")
+             + (f"; upstream {upstream.GATEWAY_CIDR} behind em4, Internet host "
+                f"{upstream.INTERNET_HOST}" if node == upstream.NETWORK_NODE else ""))
         return started
 
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
@@ -204,5 +209,8 @@ def status(lab: Lab) -> dict:
             agents = str(exc)
         finally:
             api.close()
+    outside = {"netns": lab.netns(upstream.NAME), "gateway": upstream.GATEWAY_CIDR,
+               "internet_host": upstream.INTERNET_HOST,
+               "up": ip.netns_exists(lab.netns(upstream.NAME))}
     return {"name": lab.name, "state_dir": lab.state_dir, "endpoint": info["endpoint"],
-            "nodes": nodes, "daemons": daemons, "agents": agents}
+            "nodes": nodes, "upstream": outside, "daemons": daemons, "agents": agents}

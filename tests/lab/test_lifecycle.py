@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -177,3 +178,38 @@ def test_down_keeps_files_the_lab_did_not_make(tmp_path):
     assert sorted(os.listdir(state)) == ["mine.txt"]
     assert any("did not make" in line for line in lines)
     assert lab_leftovers(lab, before) == {"netns": [], "links": [], "mounts": []}
+
+
+def test_upstream_behind_em4(bare_lab):
+    """The outside world of issue 4: reachable from br-ex through em4, answers
+    ping and HTTP with the source address it saw, and routes nowhere else."""
+    lab = bare_lab
+    from neutrino.lab import upstream
+    assert "em4" in on_node(lab, "controller", "ovs-vsctl", "--timeout=5", "list-ports",
+                            "br-ex").stdout.split()
+    assert on_node(lab, "upstream", "ip", "-4", "route").stdout.split("\n")[0].startswith(
+        "192.168.100.0/24")
+    assert "default" not in on_node(lab, "upstream", "ip", "route").stdout
+    # A host on the external network: an OVS internal port on br-ex in a namespace.
+    rundir = lab.ovs_rundir("controller")
+    probe = "ext-probe"
+    ovs_daemons.vsctl(rundir, "--may-exist", "add-port", "br-ex", probe, "--", "set",
+                      "Interface", probe, "type=internal")
+    node_ns = lab.netns("controller")
+    try:
+        ip.link_set(probe, netns=node_ns, up=True)
+        ip.addr_add(probe, "192.168.100.50/24", netns=node_ns)
+        ip.route_add("203.0.113.0/24", gateway="192.168.100.1", netns=node_ns)
+        ip.tx_offload_off(probe, netns=node_ns)
+        ping = on_node(lab, "controller", "ping", "-c", "1", "-W", "2", upstream.INTERNET_HOST)
+        assert ping.returncode == 0, ping.stdout
+        deadline = time.monotonic() + 10
+        while True:
+            got = on_node(lab, "controller", "curl", "-s", "-m", "2",
+                          f"http://{upstream.INTERNET_HOST}/")
+            if got.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)                   # the responder may still be starting
+        assert got.stdout == "you are 192.168.100.50\n"
+    finally:
+        ovs_daemons.vsctl(rundir, "--if-exists", "del-port", "br-ex", probe)

@@ -19,7 +19,8 @@ from neutrino.lab.api import LabApi
 from neutrino.lab.layout import LABS_DIR, Lab, node_names, tunnel_ip
 from neutrino.linux import ip, netns, ovs_daemons
 
-AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent"}
+AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent", "l3": "L3 agent",
+               "metadata": "Metadata agent"}
 
 
 def read_info(lab: Lab) -> dict:

@@ -118,7 +118,13 @@ def start_server(lab: Lab, port: int) -> int:
 # -- agents ---------------------------------------------------------------------------
 
 def agent_kinds(node: str) -> list[str]:
-    return ["ovs", "dhcp"] if node == "controller" else ["ovs"]
+    """The controller is also the network node: DHCP, L3 and metadata run there."""
+    return ["ovs", "dhcp", "l3", "metadata"] if node == "controller" else ["ovs"]
+
+
+def metadata_socket(lab: Lab) -> str:
+    """Where the metadata service listens for the routers' proxies (both agents get it)."""
+    return lab.node_dir("controller", "agent", "metadata", "metadata_proxy")
 
 
 def agent_argv(lab: Lab, node: str, kind: str) -> list[str]:
@@ -129,10 +135,13 @@ def agent_argv(lab: Lab, node: str, kind: str) -> list[str]:
         cmd += ["--local-ip", tunnel_ip(node)]
         if node == "controller":
             cmd += ["--bridge-mappings", f"{EXTERNAL_PHYSNET}:{EXTERNAL_BRIDGE}"]
+    elif kind in ("l3", "metadata"):
+        cmd += ["--metadata-proxy-socket", metadata_socket(lab)]
     return lab_node.enter_argv(lab, node, cmd)
 
 
 def start_agent(lab: Lab, node: str, kind: str) -> int:
     os.makedirs(lab.node_dir(node, "agent", kind), exist_ok=True)
+    os.makedirs(os.path.dirname(metadata_socket(lab)), exist_ok=True)
     return proc.spawn(agent_argv(lab, node, kind),
                       log_path=lab.node_dir(node, "log", f"agent-{kind}.log"), env=_env(lab))

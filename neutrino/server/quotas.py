@@ -13,13 +13,18 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from neutrino.db.engine import Database
-from neutrino.db.models import Network, Port, QuotaLimit, QuotaLock, Subnet
+from neutrino.db.models import (FloatingIP, Network, Port, QuotaLimit, QuotaLock, Router,
+                                SecurityGroup, SecurityGroupRule, Subnet)
 from neutrino.server import exceptions as exc
 from neutrino.server.events import PRECOMMIT_CREATE, Registry
 
 DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
             "security_group": 10, "security_group_rule": 100}
 UNLIMITED = -1
+MODELS = {"network": Network, "subnet": Subnet, "port": Port, "router": Router,
+          "floatingip": FloatingIP, "security_group": SecurityGroup,
+          "security_group_rule": SecurityGroupRule}
+"""Whose rows count as usage (quota details); enforcement counts ``type(obj)``."""
 
 
 class OverQuota(exc.Conflict):
@@ -30,7 +35,7 @@ class Quotas:
     def __init__(self, db: Database, registry: Registry, defaults: dict | None = None):
         self.db = db
         self.defaults = dict(defaults or DEFAULTS)
-        self.models: dict[str, type] = {"network": Network, "subnet": Subnet, "port": Port}
+        self.models: dict[str, type] = dict(MODELS)
         for resource in self.defaults:
             registry.subscribe(resource, PRECOMMIT_CREATE, self._on_create)
 

@@ -107,3 +107,12 @@ def test_concurrent_creates_never_pass_the_limit(live_server, api):
     assert sorted(statuses) == [201] * limit + [409] * (attempts - limit)
     nets = api.get("/v2.0/networks?project_id=racer").json()["networks"]
     assert len(nets) == limit
+
+
+def test_router_and_floatingip_quotas_use_the_same_hook(api, alice):
+    api.put("/v2.0/quotas/alice", {"quota": {"router": 1}})
+    alice.create("router", name="r1")
+    r = alice.post("/v2.0/routers", {"router": {"name": "r2"}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "OverQuota"
+    assert len(alice.get("/v2.0/routers").json()["routers"]) == 1
+    assert alice.get("/v2.0/quotas/alice/details").json()["quota"]["router"]["used"] == 1

@@ -113,11 +113,11 @@ class FirewallHook:
                          sort_keys=True)
         fetched = False
         if self._dirty or key != self._key:
-            if not self._fetch(sorted(wanted)):
+            if not self._fetch(sorted(set(wanted) | set(keep))):
                 return set(wanted) - self.filtered
             self._key = key
             fetched = True
-        ports = [p for p in self._ports if p["id"] in wanted] + list(keep.values())
+        ports = [p for p in self._ports if p["id"] in wanted or p["id"] in keep]
         if not self.supported:
             return set()
         if fetched or verify or {p["id"] for p in ports} != self.filtered:

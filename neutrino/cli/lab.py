@@ -26,8 +26,8 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--no-agents", action="store_true", help="do not start the agents")
     p.add_argument("--no-server", action="store_true",
                    help="do not start the server (implies --no-agents)")
-    p.add_argument("--timeout", type=float, default=30,
-                   help="seconds to wait for the server and agents (default 30)")
+    p.add_argument("--timeout", type=float, default=90,
+                   help="seconds to wait for the server and agents (default 90)")
     p = sub.add_parser("down", help="remove everything of the lab")
     _lab_args(p)
     p.add_argument("--all", action="store_true", help="every lab on this machine")

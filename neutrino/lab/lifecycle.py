@@ -64,7 +64,7 @@ def _check_state_dir(lab: Lab) -> None:
 
 
 def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
-       timeout: float = 30, say=print) -> dict:
+       timeout: float = 90, say=print) -> dict:
     """Bring ``lab`` up (or complete it); return its info dict (nodes, port, endpoint)."""
     t0 = time.monotonic()
     out_lock = threading.Lock()

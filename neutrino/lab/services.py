@@ -76,7 +76,7 @@ def start_redis(lab: Lab) -> int:
                       log_path=lab.path("log", "redis.log"), env=_env(lab))
 
 
-def wait_redis(lab: Lab, pid: int, timeout: float = 10) -> None:
+def wait_redis(lab: Lab, pid: int, timeout: float = 30) -> None:
     """Return once redis listens (its socket exists); raise if it died."""
     wait_for(lambda: os.path.exists(lab.redis_sock) or not proc.pid_alive(pid), timeout,
              "redis")

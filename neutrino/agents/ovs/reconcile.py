@@ -42,6 +42,10 @@ class Reconciler:
         self.firewall = firewall
         self.vlans = LocalVlans()
         self.devices: dict[str, dict] = {}   # port id -> details from the server
+        # Details from before a full resync: used (and asked again) while the
+        # server does not answer, so a resync during a server outage does not
+        # strip the ports' anti-spoofing flows and security groups.
+        self._previous: dict[str, dict] = {}
         self.remotes: set[str] = set()
         self.tunnels_synced = False
         self.cookie: int | None = None
@@ -66,6 +70,7 @@ class Reconciler:
 
     def forget_all(self) -> None:
         """Full resync: ask the server again for everything."""
+        self._previous.update(self.devices)
         self.devices.clear()
         self.tunnels_synced = False
         self.reported_up.clear()
@@ -125,16 +130,23 @@ class Reconciler:
         for port_id in list(self.devices):
             if port_id not in plugged:
                 del self.devices[port_id]
-        missing = sorted(plugged - set(self.devices))
+        for port_id in list(self._previous):
+            if port_id not in plugged:
+                del self._previous[port_id]
+        missing = sorted((plugged - set(self.devices)) | set(self._previous))
         if not missing:
             return
         try:
             answer = self.server.get_devices_details_list(missing) or []
         except Exception as exc:
             LOG.warning("get_devices_details_list failed: %s", exc)
+            for port_id in missing:
+                if port_id in self._previous:
+                    self.devices[port_id] = self._previous[port_id]
             return
         for details in answer:
             self.devices[details["device"]] = details
+            self._previous.pop(details["device"], None)
 
     def run(self, verify: bool = True) -> PassResult:
         """One pass. ``verify`` dumps every bridge's flows to catch drift;

@@ -299,3 +299,20 @@ def test_restart_with_server_down_keeps_tunnels_until_the_server_answers(config,
     restarted.run()                      # the server knows .12 only: .99 was stale
     ports = driver.snapshot().ports
     assert "vxlan-0aa8070c" in ports and "vxlan-0aa80763" not in ports
+
+
+def test_resync_while_the_server_is_down_keeps_spoofing_flows(config, server):
+    driver, rec = started(config, server)
+    port = server.port(server.network(), ip="10.0.0.5")
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    rec.run()
+    guarded = matches(driver, "br-int", 24)
+    assert any("arp_spa=10.0.0.5" in m for _, m, _ in guarded)
+    server.fail = True
+    rec.forget_all()
+    rec.run()
+    assert matches(driver, "br-int", 24) == guarded
+    server.fail = False
+    server.ports[port]["fixed_ips"] = [{"subnet_id": "s", "ip_address": "10.0.0.6"}]
+    rec.run()                            # the old details were only a stand-in
+    assert any("arp_spa=10.0.0.6" in m for _, m, _ in matches(driver, "br-int", 24))

@@ -116,7 +116,7 @@ def _is_ovs(pid: int, name: str) -> bool:
         return False
 
 
-def vsctl(rundir: str, *args: str, timeout: int = 10, wait: bool = True) -> str:
+def vsctl(rundir: str, *args: str, timeout: int = 30, wait: bool = True) -> str:
     """Run ``ovs-vsctl`` against the database of ``rundir``; return its output.
 
     With ``wait`` (the default) it returns once ovs-vswitchd applied the change.

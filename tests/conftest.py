@@ -6,6 +6,7 @@ scripts/postgres.sh). Each test session works in its own schema of that
 database, dropped at the end, so parallel runs cannot see each other.
 """
 import os
+import shutil
 import socket
 import threading
 import time
@@ -43,16 +44,65 @@ def pg_schema_url():
         admin.dispose()
 
 
+def _migrated(url: str) -> None:
+    from neutrino.db.engine import Database
+    from neutrino.db.migrate import upgrade
+    db = Database(url)
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test (migrating is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "neutrino.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_schema_url):
+    url, schema, admin = pg_schema_url
+    _migrated(url)
+    return url, schema, admin
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
-    """An empty database: a SQLite file, or a wiped PostgreSQL schema."""
+    """A migrated, empty database: a copied SQLite file, or a truncated PostgreSQL schema."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'neutrino.db'}"
-    url, schema, admin = request.getfixturevalue("pg_schema_url")
+        path = tmp_path / "neutrino.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url, schema, admin = request.getfixturevalue("pg_migrated")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = :s "
+            "AND tablename <> 'alembic_version'"), {"s": schema}).scalars().all()
+        if tables:
+            names = ", ".join(f'"{schema}"."{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request, tmp_path):
+    """A database without any table (for migration tests), in its own PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    _, _, admin = request.getfixturevalue("pg_schema_url")
+    schema = f"e_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from neutrino.db.migrate import upgrade
 from neutrino.db.models import Base
 
 
-def test_migrations_match_models(db_url):
-    db = Database(db_url)
+def test_migrations_match_models(empty_db_url):
+    db = Database(empty_db_url)
     try:
         upgrade(db.engine)
         upgrade(db.engine)

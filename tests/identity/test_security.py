@@ -118,3 +118,35 @@ def test_passwords_never_logged_or_returned(cloud, caplog):
     for secret in (DEMO_PASSWORD, ADMIN_PASSWORD, "Wrong-Guess-9", "New-User-Pw-7"):
         assert secret not in caplog.text
         assert all(secret not in body for body in bodies)
+
+
+def test_demo_cannot_use_admin_subnets_or_ports_for_routers_and_floating_ips(cloud, admin, demo):
+    api = cloud.api
+    public = api.post("/v2.0/networks", headers=admin, json={"network": {
+        "name": "public", "router:external": True}}).json()["network"]
+    api.post("/v2.0/subnets", headers=admin, json={"subnet": {
+        "network_id": public["id"], "cidr": "192.168.100.0/24", "ip_version": 4,
+        "enable_dhcp": False}})
+    private = api.post("/v2.0/networks", headers=admin,
+                       json={"network": {"name": "adm"}}).json()["network"]
+    admin_subnet = api.post("/v2.0/subnets", headers=admin, json={"subnet": {
+        "network_id": private["id"], "cidr": "10.8.0.0/24", "ip_version": 4}}).json()["subnet"]
+    admin_port = api.post("/v2.0/ports", headers=admin,
+                          json={"port": {"network_id": private["id"]}}).json()["port"]
+    router = api.post("/v2.0/routers", headers=demo, json={"router": {"name": "r"}})
+    assert router.status_code == 201, router.text
+    rid = router.json()["router"]["id"]
+    r = api.put(f"/v2.0/routers/{rid}/add_router_interface", headers=demo,
+                json={"subnet_id": admin_subnet["id"]})
+    assert r.status_code == 404
+    r = api.put(f"/v2.0/routers/{rid}/add_router_interface", headers=demo,
+                json={"port_id": admin_port["id"]})
+    assert r.status_code == 404
+    fip = api.post("/v2.0/floatingips", headers=demo,
+                   json={"floatingip": {"floating_network_id": public["id"]}})
+    assert fip.status_code == 201, fip.text
+    r = api.put(f"/v2.0/floatingips/{fip.json()['floatingip']['id']}", headers=demo,
+                json={"floatingip": {"port_id": admin_port["id"]}})
+    assert r.status_code == 404
+    assert api.get(f"/v2.0/ports/{admin_port['id']}", headers=admin).json()["port"][
+        "device_owner"] == ""

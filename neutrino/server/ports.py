@@ -208,11 +208,16 @@ class PortsMixin:
             raise exc.AddressPairAndPortSecurityRequired()
 
     def get_port(self, ctx, port_id: str) -> dict:
-        with self._read() as session:
-            return views.port_dict(self._get_port(session, ctx, port_id))
+        found = self._port_dicts(ctx, {"id": [port_id]})
+        if not found:
+            raise exc.PortNotFound(port_id=port_id)
+        return found[0]
 
     def get_ports(self, ctx, filters: dict | None = None) -> list[dict]:
-        """All visible ports matching the column filters.
+        return self._port_dicts(ctx, filters)
+
+    def _port_dicts(self, ctx, filters: dict | None) -> list[dict]:
+        """Visible ports matching the column filters, as API dicts.
 
         Reads plain rows (no ORM objects) in three queries: listing many ports
         is the hot path of agents and clients.

@@ -56,6 +56,20 @@ def port_state(ctx: Ctx, node: str, name: str, network_id: str | None) -> tuple[
     return None, None
 
 
+def _stale_output(ctx: Ctx, node: str, tr: ofproto.OfTrace) -> int | None:
+    """The OpenFlow port a br-tun flow outputs to when no port has that number."""
+    ofports = {p.ofport for p in ctx.snap.nodes[node].ports.values() if p.bridge == "br-tun"}
+    for br in tr.bridges:
+        if br.bridge != "br-tun":
+            continue
+        for hit in br.hits:
+            for act in hit.actions:
+                if act.startswith("output:") and act[7:].isdigit() \
+                        and int(act[7:]) not in ofports:
+                    return int(act[7:])
+    return None
+
+
 def _odp_names(ctx: Ctx, node: str) -> dict[int, str]:
     return {p.odp: p.name for p in ctx.snap.nodes[node].ports.values()
             if p.odp is not None and p.type != "vxlan"}
@@ -109,8 +123,17 @@ def across(ctx: Ctx, src: Endpoint, dst: Endpoint, dst_mac: str, direction: str
             br_tun.fail(f"no tunnel port {tun_name} to {dst.host} ({remote_ip}) on br-tun{note}",
                         agent_fix or ctx.lab_up)
         else:
-            br_tun.fail(f"br-tun does not send the packet to {dst.host}: datapath actions "
-                        f"{tr.datapath_actions or 'drop'}{note}", agent_fix or ctx.lab_up)
+            stale = _stale_output(ctx, node, tr)
+            if stale is not None:
+                br_tun.fail(f"br-tun table 20 learned {dst_mac} behind port {stale}, which no "
+                            f"longer exists (the tunnel port was re-created): unicast is "
+                            f"dropped until the entry expires (300 s) or is learned again",
+                            ctx.on_node(node, "ovs-ofctl -O OpenFlow13 del-flows br-tun "
+                                              f"table=20,dl_dst={dst_mac}"))
+            else:
+                br_tun.fail(f"br-tun does not send the packet to {dst.host}: datapath "
+                            f"actions {tr.datapath_actions or 'drop'}{note}",
+                            agent_fix or ctx.lab_up)
         return hops
     vni = tun["vni"]
     br_tun.what = (f"patch-int; tables {tr.summary('br-tun').split(' [')[0]}: VLAN {tag} -> "

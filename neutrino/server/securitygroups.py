@@ -22,6 +22,7 @@ from neutrino.server import exceptions as exc
 from neutrino.server import policy, views
 from neutrino.server import securitygroup_errors as sg_exc
 from neutrino.server import securitygroup_rules as rules
+from neutrino.server.events import PRECOMMIT_CREATE
 from neutrino.server.ports import _port_query
 
 SECURITY_GROUP_UPDATE = "q-agent-notifier-security_group-update"
@@ -157,6 +158,8 @@ class SecurityGroupsMixin:
                        for r in rules.template_rules(group.id, default=False)]
         session.add(group)
         session.flush()
+        self.registry.publish("security_group", PRECOMMIT_CREATE, context=ctx, tx=tx,
+                              security_group=group, request=data)
         return group
 
     def get_security_group(self, ctx, sg_id: str) -> dict:
@@ -262,6 +265,8 @@ class SecurityGroupsMixin:
         group.rules.append(rule)
         group.bump_revision()
         session.flush()
+        self.registry.publish("security_group_rule", PRECOMMIT_CREATE, context=ctx, tx=tx,
+                              security_group_rule=rule, request=data)
         self._notify_rules(tx, [group.id])
         return rule
 

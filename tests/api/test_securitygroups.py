@@ -205,8 +205,15 @@ NORMALISED = [
 ]
 
 
-def test_rule_normalisation(alice):
+def unlimited(api, project: str) -> None:
+    r = api.put(f"/v2.0/quotas/{project}", {"quota": {"security_group": -1,
+                                                      "security_group_rule": -1}})
+    assert r.status_code == 200, r.text
+
+
+def test_rule_normalisation(api, alice):
     """Each case in a fresh group (one server for all: PostgreSQL set-up is slow)."""
+    unlimited(api, "alice")
     for attrs, expected in NORMALISED:
         web = new_group(alice)
         rule = add_rule(alice, web["id"], **{"direction": "ingress", **attrs})
@@ -283,7 +290,8 @@ DUPLICATES = [
 ]
 
 
-def test_duplicate_rule(alice):
+def test_duplicate_rule(api, alice):
+    unlimited(api, "alice")
     for first, second in DUPLICATES:
         web = new_group(alice)
         rule = add_rule(alice, web["id"], **first)
@@ -503,3 +511,17 @@ def test_allowed_address_pairs(alice, net):
         assert r.status_code == 400, bad
     r = alice.put(path, {"port": {"allowed_address_pairs": None}})
     assert r.status_code == 200 and r.json()["port"]["allowed_address_pairs"] == []
+
+
+def test_quotas_count_groups_and_rules(api, alice):
+    r = api.put("/v2.0/quotas/alice", {"quota": {"security_group": 2,
+                                                 "security_group_rule": 7}})
+    assert r.status_code == 200, r.text
+    groups(alice)
+    web = new_group(alice)
+    r = alice.post(SG, {"security_group": {"name": "third"}})
+    assert r.status_code == 409 and error_type(r) == "OverQuota"
+    add_rule(alice, web["id"], protocol="tcp")
+    r = add_rule(alice, web["id"], status=409, protocol="udp")
+    assert error_type(r) == "OverQuota"
+    assert len(alice.get(RULES).json()["security_group_rules"]) == 7

@@ -50,6 +50,25 @@ def test_nothing_changed_means_no_call_and_verify_resyncs(server, hook, fw):
     assert len(server.calls_of("security_group_info_for_devices")) == 1
 
 
+def test_kernel_is_reread_at_most_every_verify_interval(server, fw):
+    now = [100.0]
+    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None, verify_interval=30,
+                        clock=lambda: now[0])
+    vm = server.port(server.network())
+    hook.sync({vm}, details(server, vm), verify=True)
+    assert [c[0] for c in fw.calls] == ["resync"]
+    now[0] += 3
+    hook.sync({vm}, details(server, vm), verify=True)
+    assert len(fw.calls) == 1
+    now[0] += 30
+    hook.sync({vm}, details(server, vm), verify=True)
+    assert [c[0] for c in fw.calls] == ["resync", "resync"]
+    now[0] += 3
+    hook.invalidate()                    # a full resync re-reads at once
+    hook.sync({vm}, details(server, vm), verify=True)
+    assert [c[0] for c in fw.calls] == ["resync", "resync", "resync"]
+
+
 def test_port_change_refetches(server, hook, fw):
     vm = server.port(server.network(), security_groups=[server.group([EGRESS])])
     hook.sync({vm}, details(server, vm))

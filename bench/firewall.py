@@ -6,7 +6,8 @@ Runs in a throwaway network namespace (needs root) and prints, in ms:
 * re-apply unchanged: the same state again (diff finds nothing to do);
 * build only: the pure ruleset computation, without touching the kernel;
 then, for scale, N ports (default 200) in a default-like group: the first
-apply (an agent restart on a fresh node) and one member added.
+apply (an agent restart on a fresh node), one member added, and a resync
+that finds nothing to do (what the OVS agent's periodic check costs).
 
 Usage: .venv/bin/python bench/firewall.py [--rules N] [--ports N] [--repeat R]
 """
@@ -56,9 +57,11 @@ def many_ports(netns: str, count: int) -> dict[str, float]:
         first = timed(lambda: drv.update(ports, DEFAULT, members))
         members[SG].append("10.9.9.9")
         member = timed(lambda: drv.update(ports, DEFAULT, members))
+        resync = timed(lambda: drv.resync(ports, DEFAULT, members))
     finally:
         drv.remove_all()
-    return {f"{count} ports: first apply": first, f"{count} ports: member added": member}
+    return {f"{count} ports: first apply": first, f"{count} ports: member added": member,
+            f"{count} ports: resync unchanged (agent's periodic check)": resync}
 
 
 def timed(fn) -> float:

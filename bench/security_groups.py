@@ -126,7 +126,7 @@ def main() -> int:
                 "port_security_enabled": True, "security_groups": [default[0]["id"]]}})
 
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda i: instances.create(lab, f"p{i}", "bench", host="compute01",
                                                      vif_timeout=60, say=quiet),
                           range(args.ports)))

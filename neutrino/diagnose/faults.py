@@ -313,7 +313,8 @@ def catalogue() -> str:
 
 def break_(lab: Lab, name: str, target: str | None = None) -> dict:
     if name not in FAULTS:
-        raise NeutrinoError(f"unknown fault {name!r}; known faults:\n{catalogue()}")
+        raise NeutrinoError(f"unknown fault {name!r} (known: {', '.join(FAULTS)}; "
+                            "`neutrino lab break list` describes them)")
     if not lifecycle.read_info(lab):
         raise NeutrinoError(f"lab {lab.name} is not up")
     undo = FAULTS[name].apply(lab, target)

@@ -241,6 +241,9 @@ def sg(cloud, tmp_path_factory):
             s.set_port(name, security_groups=[group["id"]])
         for name in ("a2", "b1"):
             assert wait_for(lambda: "match-set NIPv4" in s.chain(name, "i"), 5), name
+        for name in ("a1", "c1"):        # out of default: no ingress rule left
+            assert wait_for(lambda: "RELATED" in s.chain(name, "i")
+                            and "match-set" not in s.chain(name, "i"), 5), name
         for name in s.vms:
             s.serve(name)
         yield s

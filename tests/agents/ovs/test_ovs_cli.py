@@ -36,6 +36,11 @@ def test_bad_input_is_one_line_and_non_zero(capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "not-an-ip" in err
     assert neutrino_main(["agent", "ovs", "--host", "h"]) == 1
+    capsys.readouterr()
+    assert neutrino_main(["agent", "ovs", "--host", "h", "--transport-url", "memory://",
+                          "--local-ip", "10.0.0.1", "--firewall-driver", "nftables"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "nftables" in err
     assert neutrino_main(["agent", "nope"]) == 1
     assert neutrino_main(["agent", "--help"]) == 0
 

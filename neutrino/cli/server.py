@@ -46,10 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def parse_bind(text: str) -> tuple[str, int]:
+def parse_bind(text: str, flag: str = "--bind") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise NeutrinoError(f"bad --bind {text!r}: expected HOST:PORT")
+        raise NeutrinoError(f"bad {flag} {text!r}: expected HOST:PORT")
     return host or "127.0.0.1", int(port)
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     check_port_free(host, port)
     keystone = args.auth == "keystone"
     if keystone:
-        identity_host, identity_port = parse_bind(args.identity_bind)
+        identity_host, identity_port = parse_bind(args.identity_bind, "--identity-bind")
         check_port_free(identity_host, identity_port)
     elif args.bootstrap_admin_password or args.bootstrap_demo_password:
         raise NeutrinoError("--bootstrap-*-password needs --auth keystone")

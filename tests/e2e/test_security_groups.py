@@ -199,9 +199,10 @@ class Sg:
         return self.cloud.in_vm(src, *cmd, timeout=30).returncode == 0
 
     def matrix(self, cells) -> dict:
-        """{(src, dst, proto): passed} for every cell, probed in parallel."""
+        """{(src, dst, proto): passed} for every cell, probed in parallel (a 2 s
+        wait, so that a loaded machine does not turn an allowed cell into a deny)."""
         with ThreadPoolExecutor(max_workers=8) as pool:
-            results = pool.map(lambda c: self.probe(*c), cells)
+            results = pool.map(lambda c: self.probe(*c, timeout=2.0), cells)
             return dict(zip(cells, results))
 
     # -- the compute nodes -------------------------------------------------------

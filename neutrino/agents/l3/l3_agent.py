@@ -16,6 +16,7 @@ import datetime
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from neutrino.agents.l3.router_plan import RouterPlan, build_plan
@@ -173,6 +174,7 @@ class L3Agent:
             self._sync(ids, full)
 
     def _sync(self, router_ids: list[str] | None, full: set[str] = frozenset()) -> None:
+        started = time.monotonic()
         try:
             routers = self.plugin.call("sync_routers", host=self.host, router_ids=router_ids)
         except Exception as exc:
@@ -183,6 +185,8 @@ class L3Agent:
                 for router_id in router_ids:
                     self._later(("full", router_id) if router_id in full else router_id)
             return
+        LOG.debug("sync_routers %s: %d routers in %.0f ms", router_ids or "(all)",
+                  len(routers or []), 1000 * (time.monotonic() - started))
         wanted = {r["id"]: r for r in routers or [] if r.get("admin_state_up", True)}
         for router_id, router in wanted.items():
             self._apply(router, full=router_ids is None or router_id in full)
@@ -203,8 +207,10 @@ class L3Agent:
             LOG.error("router %s: unusable router dict: %s", router_id, exc)
             return
         try:
+            started = time.monotonic()
             result = self.driver.apply(plan, full=full)
-            LOG.info("router %s applied: %s", router_id, result)
+            LOG.info("router %s applied in %.0f ms%s: %s", router_id,
+                     1000 * (time.monotonic() - started), " (full)" if full else "", result)
             pid = self.driver.proxy_pid(router_id)
             if pid:
                 self.proxies.watch(router_id, pid)

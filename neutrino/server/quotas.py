@@ -31,6 +31,10 @@ class OverQuota(exc.Conflict):
     message = "Quota exceeded for resources: {overs}."
 
 
+class InvalidQuotaValue(exc.BadRequest):
+    message = "Change would make usage greater than the new limit for: {unders}."
+
+
 class Quotas:
     def __init__(self, db: Database, registry: Registry, defaults: dict | None = None):
         self.db = db
@@ -107,7 +111,9 @@ class Quotas:
             return [{"project_id": p, "tenant_id": p,
                      **self.defaults, **self._custom(session, p)} for p in sorted(projects)]
 
-    def set_limits(self, project_id: str, changes: dict[str, int]) -> dict:
+    def set_limits(self, project_id: str, changes: dict[str, int],
+                   check_limit: bool = False) -> dict:
+        """``check_limit``: refuse a limit below what the project already uses (400)."""
         unknown = [r for r in changes if r not in self.defaults]
         if unknown:
             raise exc.HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
@@ -116,6 +122,11 @@ class Quotas:
                 raise exc.InvalidInput(error_message=f"'{value}' should be greater than or "
                                                      f"equal to -1 for {resource}")
         with self.db.writer() as session:
+            if check_limit:
+                unders = [r for r, v in changes.items()
+                          if v != UNLIMITED and self._used(session, project_id, r) > v]
+                if unders:
+                    raise InvalidQuotaValue(unders=", ".join(unders))
             for resource, value in changes.items():
                 row = session.scalar(select(QuotaLimit).where(
                     QuotaLimit.project_id == project_id, QuotaLimit.resource == resource))
@@ -130,10 +141,15 @@ class Quotas:
         with self.db.writer() as session:
             session.execute(delete(QuotaLimit).where(QuotaLimit.project_id == project_id))
 
+    def _used(self, session, project_id: str, resource: str) -> int:
+        model = self.models.get(resource)
+        if model is None:
+            return 0
+        return session.scalar(select(func.count()).select_from(model)
+                              .where(model.project_id == project_id))
+
     def get_details(self, project_id: str) -> dict:
         limits = self.get_limits(project_id)
         with self.db.reader() as session:
-            used = {r: (session.scalar(select(func.count()).select_from(m)
-                                       .where(m.project_id == project_id)) if m else 0)
-                    for r, m in ((r, self.models.get(r)) for r in limits)}
+            used = {r: self._used(session, project_id, r) for r in limits}
         return {r: {"limit": limits[r], "used": used[r], "reserved": 0} for r in limits}

@@ -116,3 +116,15 @@ def test_router_and_floatingip_quotas_use_the_same_hook(api, alice):
     assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "OverQuota"
     assert len(alice.get("/v2.0/routers").json()["routers"]) == 1
     assert alice.get("/v2.0/quotas/alice/details").json()["quota"]["router"]["used"] == 1
+
+
+def test_check_limit_refuses_a_limit_below_usage(api, alice):
+    api.put("/v2.0/quotas/alice", {"quota": {"network": 3}})
+    alice.create("network")
+    alice.create("network")
+    r = api.put("/v2.0/quotas/alice", {"quota": {"network": 1, "check_limit": True}})
+    assert r.status_code == 400 and "network" in r.json()["NeutronError"]["message"]
+    assert api.get("/v2.0/quotas/alice").json()["quota"]["network"] == 3
+    r = api.put("/v2.0/quotas/alice", {"quota": {"network": 1}})
+    assert r.status_code == 200 and r.json()["quota"]["network"] == 1
+    assert alice.post("/v2.0/networks", {"network": {}}).status_code == 409

@@ -15,12 +15,14 @@ from neutrino.api import extensions
 from neutrino.server import exceptions as exc
 from neutrino.server import policy
 
-EXTENSIONS = ("quotas", "quota_details")
+EXTENSIONS = ("quotas", "quota_details", "quota-check-limit")
 OPTIONS = ("force", "check_limit")
-"""Flags of Neutron's quota-check-limit a client may send with an update; limits are
-never checked against usage here, so they change nothing."""
+"""Flags of Neutron's quota-check-limit: ``check_limit: true`` refuses a limit below the
+current usage (400); ``force`` is the default behaviour (no check)."""
 extensions.register("quotas", "Quota management support",
                     "Expose functions for quotas management per project")
+extensions.register("quota-check-limit", "Quota engine limit check",
+                    "Support for checking the resource usage before applying a new quota limit")
 extensions.register("quota_details", "Quota details management support",
                     "Expose functions for quotas usage statistics per project")
 
@@ -78,8 +80,9 @@ def quota_routes(quotas, context_source, prefix: str = "/v2.0") -> list[Route]:
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
             raise exc.HTTPBadRequest(msg="Unable to find 'quota' in request body")
         changes = {r: _limit(r, v) for r, v in body["quota"].items() if r not in OPTIONS}
+        check = body["quota"].get("check_limit") in (True, "true", "True", "1", 1)
         limits = await run_in_threadpool(quotas.set_limits, request.path_params["project_id"],
-                                         changes)
+                                         changes, check)
         return JSONResponse({"quota": limits})
 
     async def reset(request: Request) -> Response:

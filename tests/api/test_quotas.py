@@ -128,3 +128,15 @@ def test_check_limit_refuses_a_limit_below_usage(api, alice):
     r = api.put("/v2.0/quotas/alice", {"quota": {"network": 1}})
     assert r.status_code == 200 and r.json()["quota"]["network"] == 1
     assert alice.post("/v2.0/networks", {"network": {}}).status_code == 409
+
+
+def test_subnet_quota_with_ip_version_as_text(api):
+    """neutron-tempest-plugin's quota tests send ip_version as the string '4'."""
+    api.put("/v2.0/quotas/carol", {"quota": {"subnet": 1}})
+    net = api.create("network", project_id="carol")
+    body = {"network_id": net["id"], "cidr": "10.0.0.0/24", "ip_version": "4",
+            "project_id": "carol"}
+    assert api.create("subnet", **body)["ip_version"] == 4
+    r = api.post("/v2.0/subnets", {"subnet": dict(body, cidr="10.1.0.0/24")})
+    assert r.status_code == 409
+    assert api.post("/v2.0/subnets", {"subnet": dict(body, ip_version="5")}).status_code == 400

@@ -7,6 +7,11 @@ IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
               "virtio-forwarder", "smart-nic", "vdpa", "remote-managed")
 
+def ip_version(value) -> int:
+    """Neutron converts to int first: tempest sends ``"ip_version": "4"``."""
+    return v.one_of(4, 6)(v.integer()(value))
+
+
 NETWORK = ResourceSpec(
     "network", "networks",
     attrs(*standard_attributes(),
@@ -30,7 +35,7 @@ SUBNET = ResourceSpec(
     "subnet", "subnets",
     attrs(*standard_attributes(),
           Attr("network_id", v.uuid_str, allow_post=True, required=True),
-          Attr("ip_version", v.one_of(4, 6), allow_post=True, filter=int_filter),
+          Attr("ip_version", ip_version, allow_post=True, filter=int_filter),
           Attr("cidr", v.subnet_cidr, allow_post=True, required=True),
           Attr("gateway_ip", v.nullable(v.ip_address), allow_post=True, allow_put=True),
           Attr("allocation_pools", v.nullable(v.list_of(v.allocation_pool)), allow_post=True,

@@ -265,9 +265,10 @@ def _ip_forward_off(lab: Lab, target: str | None) -> dict:
     finally:
         api.close()
     ns = f"qrouter-{r['id']}"
+    _stop_agent(lab, "controller", "l3")    # it would set ip_forward again on its next sync
     _on_node(lab, "controller", "ip", "netns", "exec", ns, "sysctl", "-qw",
              "net.ipv4.ip_forward=0")
-    return {"netns": ns}
+    return {"netns": ns, "agents": ["l3@controller"]}
 
 
 def _em4(lab: Lab, target: str | None) -> dict:
@@ -301,7 +302,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("subnet-detached", "the instances' subnet not attached to the router",
           "ROUTER (first)", _subnet_detached),
     Fault("snat-disabled", "SNAT disabled on the router", "ROUTER (first)", _snat_disabled),
-    Fault("ip-forward-off", "ip_forward off in the router namespace", "ROUTER (first)",
+    Fault("ip-forward-off", "ip_forward off in the router namespace (L3 agent stopped first)",
+          "ROUTER (first)",
           _ip_forward_off),
     Fault("em4-down", "em4 (the controller's upstream link) down", "-", _em4),
 )}

@@ -19,6 +19,7 @@ from neutrino.lab import instances, lifecycle, teardown
 from neutrino.lab.layout import Lab
 
 BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
+OUTSIDE = "203.0.113.10"       # the lab upstream's "Internet host"
 
 
 class Demo:
@@ -42,6 +43,27 @@ class Demo:
     def ping(self, src: str, dst_ip: str, size: int = 56) -> bool:
         return self.in_vm(src, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-s", str(size),
                           "-M", "do", dst_ip).returncode == 0
+
+    def l3(self, private: dict) -> dict:
+        """The seed's way out: `public` (flat on extnet, gateway 192.168.100.1 in the
+        lab's upstream) and router r1 between it and `private`."""
+        ext = self.api.post("/v2.0/networks", json={"network": {
+            "name": "public", "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": "extnet"}}).json()["network"]
+        self.api.post("/v2.0/subnets", json={"subnet": {
+            "network_id": ext["id"], "name": "public-subnet", "cidr": "192.168.100.0/24",
+            "gateway_ip": "192.168.100.1", "enable_dhcp": False, "ip_version": 4,
+            "allocation_pools": [{"start": "192.168.100.100", "end": "192.168.100.200"}]}})
+        router = self.api.post("/v2.0/routers", json={"router": {
+            "name": "r1", "external_gateway_info": {"network_id": ext["id"]}}}).json()["router"]
+        subnet = self.api.get("/v2.0/subnets", params={"name": "private-subnet"}).json()
+        resp = self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                            json={"subnet_id": subnet["subnets"][0]["id"]})
+        assert resp.status_code == 200, resp.text
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.ping("vm1", OUTSIDE):
+            time.sleep(0.2)
+        return router
 
     def lease(self, name: str, timeout: float = 20) -> str:
         deadline = time.monotonic() + timeout
@@ -67,6 +89,7 @@ def demo():
         for vm, host in (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01")):
             instances.create(lab, vm, "private", host=host, say=lambda text: None)
         d.leases = {vm: d.lease(vm) for vm in ("vm1", "vm2", "vm3")}
+        d.router = d.l3(net)
         yield d
     finally:
         teardown.down(lab)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.diagnose.conftest import BIN
+from tests.diagnose.conftest import BIN, OUTSIDE
 
 pytestmark = pytest.mark.dataplane
 
@@ -106,13 +106,17 @@ FAULTS = [
                        d.leases["vm2"]).returncode == 0),
     ("sg-no-ingress", None, "vm1", "vm2", (), "qbr", "no rule of security group(s) default",
      lambda d: d.ping("vm1", d.leases["vm2"])),
-    ("no-default-route", "vm1", "vm1", "203.0.113.10", (), "eth0", "default route",
-     lambda d: "via" in d.in_vm("vm1", "ip", "route", "get", "203.0.113.10").stdout),
+    ("no-default-route", "vm1", "vm1", OUTSIDE, (), "eth0", "default route",
+     lambda d: d.ping("vm1", OUTSIDE)),
+    ("router-no-gateway", None, "vm1", OUTSIDE, (), "qrouter-", "no external gateway",
+     lambda d: d.ping("vm1", OUTSIDE)),
+    ("snat-disabled", None, "vm1", OUTSIDE, (), "qg-", "SNAT is disabled",
+     lambda d: d.ping("vm1", OUTSIDE)),
+    ("ip-forward-off", None, "vm1", OUTSIDE, (), "qrouter-", "forwarding is off",
+     lambda d: d.ping("vm1", OUTSIDE)),
+    ("em4-down", None, "vm2", OUTSIDE, (), "em4", "em4", lambda d: d.ping("vm2", OUTSIDE)),
 ]
-# Where the path must get past once the fix is applied: delivered, except towards the
-# outside, where (without a router in this lab) the drop must move past the instance.
-PAST = {"no-default-route": lambda out: out["verdict"] == "delivered"
-        or out["dropped_at"]["device"] != "eth0"}
+PAST: dict = {}
 
 
 @pytest.mark.parametrize("fault,target,src,dst,extra,device,words,works", FAULTS,
@@ -163,26 +167,28 @@ def test_live_capture_stops_where_explain_drops(demo):
         demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)
 
 
+def test_healthy_way_out_through_the_router(demo):
+    out = demo.explain("vm1", OUTSIDE)
+    assert out["verdict"] == "delivered", out["dropped_at"]
+    devices = [h["device"] for h in out["hops"]]
+    assert any(d.startswith("qr-") for d in devices) and any(d.startswith("qg-") for d in devices)
+    assert devices[-2:] == ["br-ex", "em4"]
+    nat = next(h for h in out["hops"] if h["device"].startswith("qg-"))
+    assert "SNAT 10.11.11." in nat["what"] and "192.168.100." in nat["what"]
+    assert demo.ping("vm1", OUTSIDE)
+
+
 def test_subnet_detached_from_router_is_named_and_fixed(demo):
-    router = demo.api.post("/v2.0/routers", json={"router": {"name": "r1"}}).json()["router"]
-    subnet = demo.api.get("/v2.0/subnets", params={"name": "private-subnet"}).json()["subnets"][0]
-    resp = demo.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                        json={"subnet_id": subnet["id"]})
-    assert resp.status_code == 200, resp.text
     res = demo.neutrino("lab", "break", "--name", demo.lab.name, "subnet-detached", "r1")
     assert res.returncode == 0, res.stderr
     try:
-        out = demo.explain("vm1", "203.0.113.10")
+        out = demo.explain("vm1", OUTSIDE)
         assert out["dropped_at"]["device"] == "gateway"
         assert "not attached to a router" in out["dropped_at"]["reason"]
         assert out["fix"] == "openstack router add subnet r1 private-subnet"
+        assert not demo.ping("vm1", OUTSIDE)
         _apply_fix(demo, out)
-        assert _until(lambda: demo.explain("vm1", "203.0.113.10")["dropped_at"]["device"]
-                      != "gateway")
+        assert _follow_fixes(demo, "vm1", OUTSIDE, (), lambda o: o["verdict"] == "delivered")
+        assert _until(lambda: demo.ping("vm1", OUTSIDE))
     finally:
         demo.neutrino("lab", "heal", "--name", demo.lab.name, timeout=90)
-        ports = demo.api.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"]
-        if ports:
-            demo.api.put(f"/v2.0/routers/{router['id']}/remove_router_interface",
-                         json={"subnet_id": subnet["id"]})
-        demo.api.delete(f"/v2.0/routers/{router['id']}")

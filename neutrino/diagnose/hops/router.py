@@ -69,11 +69,19 @@ def hops(ctx: Ctx, src: Endpoint, router: Endpoint, dst_ip: str) -> list[Hop]:
         return out
     route = route_lookup(ns, dst_ip)
     if route is None:
-        fix = (f"openstack router set --external-gateway EXTERNAL_NETWORK {name}"
-               if not info.get("external_gateway_info") else None)
+        fix = fix_api = None
+        if not info.get("external_gateway_info"):
+            ext = next((n for n in ctx.snap.networks.values() if n.get("router:external")),
+                       None)
+            ext_name = (ext.get("name") or ext["id"]) if ext else "EXTERNAL_NETWORK"
+            fix = f"openstack router set --external-gateway {ext_name} {name}"
+            if ext:
+                fix_api = {"method": "PUT", "path": f"/v2.0/routers/{router_id}",
+                           "body": {"router": {"external_gateway_info": {
+                               "network_id": ext["id"]}}}}
         fwd.fail(f"router {name} has no route to {dst_ip}"
                  + (" (it has no external gateway)" if not info.get("external_gateway_info")
-                    else ""), fix)
+                    else ""), fix, fix_api)
         return out
     dev = route.get("dev", "")
     fwd.what = (f"ip_forward on; route {route.get('dst')}"

@@ -14,7 +14,7 @@ import time
 from neutrino.diagnose import snapshot as snapshot_mod
 from neutrino.diagnose.context import Ctx
 from neutrino.diagnose.endpoints import Endpoint, resolve
-from neutrino.diagnose.hops import dhcp, gateway, hybrid, instance, ovs, router
+from neutrino.diagnose.hops import dhcp, gateway, hybrid, inbound, instance, ovs, router
 from neutrino.diagnose.path import Explanation, Hop
 from neutrino.errors import NeutrinoError
 from neutrino.lab.layout import Lab
@@ -69,6 +69,23 @@ class _Walk:
         if self.exp.failed is None:
             self.add(instance.ingress(self.ctx, src), "reply")
 
+    def from_outside(self, outside_ip: str, dst: Endpoint) -> None:
+        """Outside -> floating IP -> router (DNAT) -> the instance."""
+        ctx = self.ctx
+        fip = inbound.floating_ip_of(ctx, dst)
+        if fip is None:
+            self.add([inbound.missing_fip(ctx, dst)], "forward")
+            return
+        hops, router_ep = inbound.to_router(ctx, outside_ip, dst, fip)
+        if not self.add(hops, "forward") or router_ep is None:
+            return
+        # The router's qr- sends the frame; the IP header keeps the outside source.
+        if self.add(ovs.across(ctx, router_ep, dst, dst.mac, "forward"), "forward"):
+            self.into(dst, router_ep, "forward")
+        if self.exp.failed is None:
+            self.exp.notes.append("the reply goes back through the router's conntrack "
+                                  "(SNAT to the floating IP)")
+
     def off_link(self, src: Endpoint, dst: Endpoint, gateway_ip: str) -> None:
         ctx = self.ctx
         if not self.add(hybrid.egress(ctx, src, dst.ip), "forward"):
@@ -107,10 +124,20 @@ def explain(lab: Lab, src: str, dst: str, proto: str = "icmp", port: int | None 
         raise NeutrinoError(f"the lab's API does not answer: {snap.api_error}")
     ctx = Ctx(lab, snap, proto, port)
     s = resolve(snap, src)
+    d = resolve(snap, dst, peer=s if s.kind == "instance" else None)
+    if s.kind == "outside":
+        if d.kind == "floating" and d.port_id:
+            d = next((resolve(snap, n) for n, i in snap.instances.items()
+                      if i.port_id == d.port_id), d)
+        if d.kind != "instance":
+            raise NeutrinoError(f"from an outside address, DST must be an instance or its "
+                                f"floating IP (got {d.label})")
+        exp = Explanation(s.label, d.instance, proto, port, src_ip=s.ip, dst_ip=d.ip)
+        _Walk(Ctx(lab, snap, proto, port), exp).from_outside(s.ip, d)
+        exp.elapsed = time.monotonic() - t0
+        return exp
     if s.kind != "instance":
-        raise NeutrinoError(f"SRC must be an instance (got {s.label}); outside sources come "
-                            "with floating IPs")
-    d = resolve(snap, dst, peer=s)
+        raise NeutrinoError(f"SRC must be an instance or an outside address (got {s.label})")
     exp = Explanation(s.label, d.label if d.kind != "instance" else d.instance, proto, port,
                       src_ip=s.ip, dst_ip=d.ip)
     walk = _Walk(ctx, exp)

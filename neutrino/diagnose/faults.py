@@ -271,6 +271,19 @@ def _ip_forward_off(lab: Lab, target: str | None) -> dict:
     return {"netns": ns, "agents": ["l3@controller"]}
 
 
+def _fip_disassociated(lab: Lab, target: str | None) -> dict:
+    inst = _instance(lab, target)
+    api = _api(lab)
+    try:
+        fips = api.get("/v2.0/floatingips", {"port_id": inst["port_id"]}).get("floatingips", [])
+        if not fips:
+            raise NeutrinoError(f"{inst['name']} has no floating IP")
+        api.put(f"/v2.0/floatingips/{fips[0]['id']}", {"floatingip": {"port_id": None}})
+    finally:
+        api.close()
+    return {"floatingip": fips[0]["id"], "port": inst["port_id"]}
+
+
 def _em4(lab: Lab, target: str | None) -> dict:
     node = "controller"
     links = _on_node(lab, node, "ip", "-o", "link", "show")
@@ -305,6 +318,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("ip-forward-off", "ip_forward off in the router namespace (L3 agent stopped first)",
           "ROUTER (first)",
           _ip_forward_off),
+    Fault("fip-disassociated", "the instance's floating IP not associated",
+          "INSTANCE (first)", _fip_disassociated),
     Fault("em4-down", "em4 (the controller's upstream link) down", "-", _em4),
 )}
 
@@ -354,6 +369,13 @@ def _heal_one(lab: Lab, entry: dict) -> None:
         try:
             api.put(f"/v2.0/routers/{undo['router']}",
                     {"router": {"external_gateway_info": undo["gateway"]}})
+        finally:
+            api.close()
+    elif name == "fip-disassociated":
+        api = _api(lab)
+        try:
+            api.put(f"/v2.0/floatingips/{undo['floatingip']}",
+                    {"floatingip": {"port_id": undo["port"]}})
         finally:
             api.close()
     elif name == "subnet-detached":

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from neutrino.lab import instances, lifecycle, teardown
+from neutrino.lab import instances, lifecycle, node, teardown
 from neutrino.lab.layout import Lab
 
 BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
@@ -60,10 +60,33 @@ class Demo:
         resp = self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
                             json={"subnet_id": subnet["subnets"][0]["id"]})
         assert resp.status_code == 200, resp.text
+        vm1 = instances.load(self.lab, "vm1")
+        self.fip = self.api.post("/v2.0/floatingips", json={"floatingip": {
+            "floating_network_id": ext["id"], "port_id": vm1["port_id"]}}).json()["floatingip"]
+        group = self.api.get("/v2.0/security-groups", params={"name": "default"}).json()
+        self.api.post("/v2.0/security-group-rules", json={"security_group_rule": {
+            "security_group_id": group["security_groups"][0]["id"], "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "icmp"}})       # 409 when it exists: fine
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not self.ping("vm1", OUTSIDE):
+        while time.monotonic() < deadline and not (self.ping("vm1", OUTSIDE)
+                                                   and self.from_outside(self.fip_address)):
             time.sleep(0.2)
         return router
+
+    @property
+    def fip_address(self) -> str:
+        """vm1's floating IP now (a fix may have associated another one)."""
+        vm1 = instances.load(self.lab, "vm1")
+        fips = self.api.get("/v2.0/floatingips", params={"port_id": vm1["port_id"]}).json()
+        return fips["floatingips"][0]["floating_ip_address"] if fips["floatingips"] else ""
+
+    def from_outside(self, address: str) -> bool:
+        """Ping from the lab's upstream (the Internet host's namespace)."""
+        if not address:
+            return False
+        return subprocess.run(node.exec_argv(self.lab, "upstream", [
+            "ping", "-c", "2", "-i", "0.2", "-W", "2", address]),
+            capture_output=True, timeout=30).returncode == 0
 
     def lease(self, name: str, timeout: float = 20) -> str:
         deadline = time.monotonic() + timeout

@@ -115,12 +115,16 @@ FAULTS = [
     ("ip-forward-off", None, "vm1", OUTSIDE, (), "qrouter-", "forwarding is off",
      lambda d: d.ping("vm1", OUTSIDE)),
     ("em4-down", None, "vm2", OUTSIDE, (), "em4", "em4", lambda d: d.ping("vm2", OUTSIDE)),
+    ("fip-disassociated", "vm1", OUTSIDE, "vm1", (), "floating IP", "no floating IP",
+     lambda d: d.from_outside(d.fip_address)),
+    ("sg-no-ingress", None, OUTSIDE, "vm1", (), "qbr", "no rule of security group(s) default",
+     lambda d: d.from_outside(d.fip_address)),
 ]
 PAST: dict = {}
 
 
 @pytest.mark.parametrize("fault,target,src,dst,extra,device,words,works", FAULTS,
-                         ids=[f[0] for f in FAULTS])
+                         ids=[f"{f[0]}:{f[2]}->{f[3]}" for f in FAULTS])
 def test_fault_is_named_and_its_fix_restores_the_path(demo, fault, target, src, dst, extra,
                                                       device, words, works):
     args = ["lab", "break", "--name", demo.lab.name, fault] + ([target] if target else [])
@@ -176,6 +180,16 @@ def test_healthy_way_out_through_the_router(demo):
     nat = next(h for h in out["hops"] if h["device"].startswith("qg-"))
     assert "SNAT 10.11.11." in nat["what"] and "192.168.100." in nat["what"]
     assert demo.ping("vm1", OUTSIDE)
+
+
+def test_outside_reaches_the_floating_ip(demo):
+    out = demo.explain(OUTSIDE, "vm1")
+    assert out["verdict"] == "delivered", out["dropped_at"]
+    dnat = next(h for h in out["hops"] if h["device"].startswith("qg-"))
+    assert f"DNAT {demo.fip_address} -> {demo.leases['vm1']}" in dnat["what"]
+    assert demo.fip["id"] in dnat["what"]
+    assert demo.explain(OUTSIDE, demo.fip_address)["verdict"] == "delivered"
+    assert demo.from_outside(demo.fip_address)
 
 
 def test_subnet_detached_from_router_is_named_and_fixed(demo):

@@ -24,6 +24,7 @@ from neutrino.agents.l3 import garp
 from neutrino.agents.l3.router_iptables import WRAPPER, build_ruleset
 from neutrino.agents.l3.router_plan import (EXTERNAL_PREFIX, INTERNAL_PREFIX, PortPlan,
                                             RouterPlan, namespace_name)
+from neutrino.errors import NeutrinoError
 from neutrino.linux import ip, proc
 from neutrino.linux.iptables import ROUTER_WRAPPED, IptablesManager
 
@@ -159,9 +160,13 @@ class RouterDriver:
 
     @staticmethod
     def _forget_conntrack(namespace: str, address: str) -> None:
-        """Drop the connections of a floating IP that went away or moved."""
-        for flag in ("-d", "-q"):
-            proc.run(["conntrack", "-D", flag, address], netns=namespace, check=False)
+        """Drop the connections of a floating IP that went away or moved: those
+        sent to it (inbound DNAT) and those answered to it (outbound SNAT)."""
+        try:
+            proc.run(["sh", "-c", 'conntrack -D -d "$1"; conntrack -D -q "$1"; true',
+                      "forget", address], netns=namespace)
+        except NeutrinoError as exc:
+            LOG.warning("conntrack entries of %s in %s stay: %s", address, namespace, exc)
 
     def _routes(self, plan: RouterPlan) -> None:
         ns = plan.namespace

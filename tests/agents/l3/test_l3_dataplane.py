@@ -254,7 +254,10 @@ def test_router_snat_floating_ip_metadata_restart_and_removal(lab):
         # Moving the floating IP to vm2 moves the inbound path; the /32 stays on qg-.
         r["enable_snat"] = True
         r["_floatingips"][0]["fixed_ip_address"] = VM2_IP
+        to_vm1 = ["conntrack", "-L", "-d", FIP_IP, "-r", VM1_IP]
+        assert proc.run(to_vm1, netns=ns).out.strip()      # earlier inbound connections
         restarted.apply(build_plan(r))
+        assert not proc.run(to_vm1, netns=ns).out.strip()  # forgotten with the move
         serve(lab, vm2, "peer", "0.0.0.0", 22)
         assert tcp(vm2, INTERNET, 80) == FIP_IP
         assert tcp(vm1, INTERNET, 80) == GW_IP

@@ -296,6 +296,16 @@ def test_router_snat_floating_ip_metadata_restart_and_removal(lab):
         assert tcp(vm1, INTERNET, 80) == GW_IP
         assert not [x for x in ip.route_list(ns) if x["dst"] == "10.9.0.0/16"]
 
+        # Removing the gateway cuts the way out and nothing else.
+        r["gw_port"] = r["external_gateway_info"] = None
+        gone = restarted.apply(build_plan(r))
+        assert gone.unplugged == [qg] and not ip.link_exists(qg, ns)
+        assert qg not in lab["vsctl"]("list-ports", "br-int").split()
+        assert not [x for x in ip.route_list(ns) if x["dst"] == "default"]
+        assert "SNAT" not in nat_rules(ns)
+        assert tcp(vm1, INTERNET, 80, timeout=1) is None
+        assert tcp(vm3, VM1_IP, 22) == "10.1.0.7"
+
         # Removal: namespace, OVS ports and proxy go.
         restarted.remove(router_id)
         assert not ip.netns_exists(ns)

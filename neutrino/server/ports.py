@@ -53,13 +53,24 @@ class PortsMixin:
                 raise exc.PortNotFound(port_id=port_id)
         return port
 
-    def _reload_port(self, session, port_id: str) -> Port:
-        """The port as committed now: call after locking its network (PostgreSQL)."""
+    def _port_for_update(self, session, ctx, port_id: str) -> tuple[Port, Network]:
+        """The port and its network, the network row locked first.
+
+        Every write on a network's ports and addresses takes that lock
+        (PostgreSQL), so the port read after it is the committed one.
+        """
+        network_id = session.execute(select(Port.network_id)
+                                     .where(Port.id == port_id)).scalar()
+        if network_id is None:
+            raise exc.PortNotFound(port_id=port_id)
+        net = session.execute(select(Network).where(Network.id == network_id)
+                              .with_for_update()
+                              .execution_options(populate_existing=True)).scalar()
         port = session.execute(_port_query().where(Port.id == port_id)
                                .execution_options(populate_existing=True)).scalar()
-        if port is None:
+        if port is None or net is None or not policy.port_visible(ctx, port, net):
             raise exc.PortNotFound(port_id=port_id)
-        return port
+        return port, net
 
     def _port_view(self, port: Port) -> dict:
         return views.port_dict(port)
@@ -254,9 +265,7 @@ class PortsMixin:
     def _update_port(self, tx, ctx, port_id: str, data: dict,
                      if_revision: int | None = None) -> Port:
         session = tx.session
-        port = self._get_port(session, ctx, port_id)
-        net = self._get_network(session, ctx, port.network_id, lock=True)
-        port = self._reload_port(session, port_id)
+        port, net = self._port_for_update(session, ctx, port_id)
         policy.check_modify(ctx, port, "port", "update")
         policy.check_attributes_settable(ctx, "port", "update", data)
         self._check_revision(port, if_revision)
@@ -325,9 +334,7 @@ class PortsMixin:
 
     def delete_port(self, ctx, port_id: str) -> None:
         def work(tx):
-            port = self._get_port(tx.session, ctx, port_id)
-            self._get_network(tx.session, ctx, port.network_id, lock=True)
-            port = self._reload_port(tx.session, port_id)
+            port, _ = self._port_for_update(tx.session, ctx, port_id)
             policy.check_modify(ctx, port, "port", "delete")
             self.registry.publish("port", PRECOMMIT_DELETE, context=ctx, tx=tx, port=port)
             self._notify_sg_members(tx, self._sg_membership(port), None)

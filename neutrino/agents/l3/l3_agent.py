@@ -50,7 +50,7 @@ class L3Agent:
         self._threads: list[threading.Thread] = []
         self._fips: dict[str, dict[str, str]] = {}     # router id -> {fip id: status sent}
         self._devices: dict[str, str] = {}             # qr-/qg- name -> router id
-        self._routers = 0
+        self._counts = {"routers": 0, "ex_gw_ports": 0, "interfaces": 0, "floating_ips": 0}
         self.plugin = self.reports = self.listener = self.links = self.proxies = None
         self.synced = threading.Event()                # set after each full sync
         self.idle = threading.Event()
@@ -146,7 +146,7 @@ class L3Agent:
     def state(self, start_flag: bool = False) -> dict:
         return {"binary": BINARY, "host": self.host, "agent_type": AGENT_TYPE,
                 "topic": TOPIC, "start_flag": start_flag,
-                "configurations": {"agent_mode": "legacy", "routers": self._routers,
+                "configurations": {"agent_mode": "legacy", **self._counts,
                                    "interface_driver": "openvswitch",
                                    "handle_internal_only_routers": True,
                                    "external_network_bridge": "",
@@ -196,7 +196,11 @@ class L3Agent:
         for router_id in sorted(gone):
             self._remove(router_id)
         if router_ids is None:
-            self._routers = len(wanted)
+            self._counts = {
+                "routers": len(wanted),
+                "ex_gw_ports": sum(1 for r in wanted.values() if r.get("gw_port")),
+                "interfaces": sum(len(r.get("_interfaces") or []) for r in wanted.values()),
+                "floating_ips": sum(len(r.get("_floatingips") or []) for r in wanted.values())}
             self.synced.set()
 
     def _apply(self, router: dict, full: bool) -> None:

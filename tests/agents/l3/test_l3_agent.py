@@ -47,7 +47,11 @@ def test_full_sync_applies_routers_reports_state_and_fip_status(env):
     assert plan.gateway_ip == "172.24.4.10"
     wait_for(lambda: plugin.statuses, "floating IP status")
     assert plugin.statuses[0] == (ROUTER, {FIP: "ACTIVE"})
-    wait_for(lambda: plugin.reports, "report_state")
+    wait_for(lambda: plugin.reports and plugin.reports[-1]["configurations"]["routers"] == 1,
+             "report_state after the sync")
+    assert {k: plugin.reports[-1]["configurations"][k] for k in (
+        "routers", "ex_gw_ports", "interfaces", "floating_ips")} == {
+        "routers": 1, "ex_gw_ports": 1, "interfaces": 1, "floating_ips": 1}
     report = plugin.reports[0]
     assert report["agent_type"] == "L3 agent" and report["binary"] == "neutrino-l3-agent"
     assert report["topic"] == "l3_agent" and report["start_flag"] is True

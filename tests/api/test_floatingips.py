@@ -297,3 +297,42 @@ def test_fixed_ip_leaving_the_port_disassociates(api, public, notifier):
     after = api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]
     assert after["port_id"] is None and after["fixed_ip_address"] is None
     assert notifier.payloads("routers_updated") == [{"router_ids": [router["id"]]}]
+
+
+def test_racing_floating_ips(live_server, service):
+    """Concurrent creates get distinct addresses; concurrent associations to one port: one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        def post(coll, body):
+            r = client.post(f"/v2.0/{coll}s", json={coll: body})
+            assert r.status_code == 201, r.text
+            return r.json()[coll]
+        pub = post("network", {"name": "public", **EXT})
+        post("subnet", {"network_id": pub["id"], "cidr": "192.168.100.0/28",
+                        "enable_dhcp": False})
+        net = post("network", {"name": "n"})
+        sub = post("subnet", {"network_id": net["id"], "cidr": "10.0.0.0/24"})
+        router = post("router", {"name": "r", "external_gateway_info": {
+            "network_id": pub["id"]}})
+        client.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                   json={"subnet_id": sub["id"]})
+        vm = post("port", {"network_id": net["id"]})
+        with ThreadPoolExecutor(8) as pool:
+            created = list(pool.map(lambda _: client.post("/v2.0/floatingips", json={
+                "floatingip": {"floating_network_id": pub["id"]}}), range(16)))
+        codes = sorted(r.status_code for r in created)
+        assert codes == [201] * 12 + [409] * 4, [r.text for r in created]
+        fips = [r.json()["floatingip"] for r in created if r.status_code == 201]
+        assert len({f["floating_ip_address"] for f in fips}) == 12
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda f: client.put(
+                f"/v2.0/floatingips/{f['id']}", json={"floatingip": {"port_id": vm["id"]}}),
+                fips[:8]))
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200] + [409] * 7, [r.text for r in results]
+        assert {r.json()["NeutronError"]["type"] for r in results if r.status_code == 409} == {
+            "FloatingIPPortAlreadyAssociated"}
+        listed = client.get(f"/v2.0/floatingips?port_id={vm['id']}").json()["floatingips"]
+        assert len(listed) == 1

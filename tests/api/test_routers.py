@@ -369,3 +369,28 @@ def test_router_quota(api):
     demo.create("router", name="one")
     error(demo.post("/v2.0/routers", {"router": {"name": "two"}}), 409, "OverQuota")
     assert len(demo.get("/v2.0/routers").json()["routers"]) == 1
+
+
+def test_racing_routers_for_one_subnet(live_server, service):
+    """Eight routers ask for the same subnet at once: one gets it, the others 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        def post(coll, body):
+            r = client.post(f"/v2.0/{coll}s", json={coll: body})
+            assert r.status_code == 201, r.text
+            return r.json()[coll]
+        net = post("network", {"name": "n"})
+        sub = post("subnet", {"network_id": net["id"], "cidr": "10.0.0.0/24"})
+        routers = [post("router", {"name": f"r{i}"}) for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda r: client.put(
+                f"/v2.0/routers/{r['id']}/add_router_interface",
+                json={"subnet_id": sub["id"]}), routers))
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200] + [409] * 7, [r.text for r in results]
+        ports = client.get("/v2.0/ports?device_owner=network:router_interface").json()["ports"]
+        assert len(ports) == 1
+        assert ports[0]["device_id"] == next(
+            r["id"] for r, res in zip(routers, results) if res.status_code == 200)

@@ -131,7 +131,7 @@ def _floating_ips(router: dict) -> tuple[FloatingIp, ...]:
             continue
         out.append(FloatingIp(fip["id"], fip["floating_ip_address"], fip["fixed_ip_address"],
                               fip.get("status")))
-    return tuple(sorted(out, key=lambda f: (ipaddress.ip_address(f.floating_ip), f.id)))
+    return tuple(out)       # the server's order (creation), as Neutron writes the rules
 
 
 def _routes(router: dict) -> tuple[tuple[str, str], ...]:

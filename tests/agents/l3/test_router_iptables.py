@@ -112,10 +112,12 @@ def test_router_without_gateway_has_metadata_and_scope_only():
     assert "SNAT" not in "\n".join(rules(rs, "nat")).replace(f"{W}-float-snat", "")
 
 
-def test_two_floating_ips_in_address_order():
+def test_floating_ips_in_the_servers_order():
     rs = build_ruleset(build_plan(router(fips=(("172.24.4.30", "10.0.0.8"),
                                                ("172.24.4.21", "10.0.0.7")))))
     nat = by_chain(rules(rs, "nat"))
     assert nat[f"{W}-float-snat"] == [
-        "-s 10.0.0.7/32 -j SNAT --to-source 172.24.4.21 --random-fully",
-        "-s 10.0.0.8/32 -j SNAT --to-source 172.24.4.30 --random-fully"]
+        "-s 10.0.0.8/32 -j SNAT --to-source 172.24.4.30 --random-fully",
+        "-s 10.0.0.7/32 -j SNAT --to-source 172.24.4.21 --random-fully"]
+    assert nat[f"{W}-OUTPUT"] == ["-d 172.24.4.30/32 -j DNAT --to-destination 10.0.0.8",
+                                  "-d 172.24.4.21/32 -j DNAT --to-destination 10.0.0.7"]

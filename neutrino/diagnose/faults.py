@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from typing import Callable
@@ -412,8 +413,53 @@ def heal(lab: Lab, say=print) -> list[dict]:
         computes = len([n for n in info.get("nodes", []) if n != "controller"])
         lifecycle.up(lab, computes=computes, say=lambda text: None)
         say("restarted the stopped agents")
+        for entry in records:
+            try:
+                services.wait_for(lambda: _repaired(lab, entry), REPAIR_TIMEOUT,
+                                  f"the agents to repair {entry['fault']}")
+            except NeutrinoError as exc:
+                say(f"warning: {exc}")
+            if entry["fault"] == "tunnel-deleted":
+                _forget_learned(lab, entry["undo"]["node"])
     _save(lab, [])
     return records
+
+
+REPAIR_TIMEOUT = 20
+
+
+def _forget_learned(lab: Lab, node: str) -> None:
+    """Drop br-tun's learned MACs: they may point at the deleted tunnel's old port."""
+    dump = _on_node(lab, node, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-tun",
+                    "table=20")
+    for mac in sorted(set(re.findall(r"dl_dst=([0-9a-f:]{17})\b", dump))):
+        _on_node(lab, node, "ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br-tun",
+                 f"table=20,dl_dst={mac}")
+
+
+def _repaired(lab: Lab, entry: dict) -> bool:
+    """Whether a restarted agent has put back what an agent-side fault changed."""
+    undo, name = entry["undo"], entry["fault"]
+    try:
+        if name == "wrong-vlan-tag":
+            inst = instances.load(lab, undo["instance"])
+            return ovs_daemons.vsctl(lab.ovs_rundir(inst["host"]), "get", "Port", undo["qvo"],
+                                     "tag").strip() == undo["tag"]
+        if name == "ovs-agent-stopped":
+            inst = instances.load(lab, undo["instance"])
+            qvo = VifNames.for_port(inst["port_id"]).qvo
+            return ovs_daemons.vsctl(lab.ovs_rundir(inst["host"]), "get", "Port", qvo,
+                                     "tag").strip().isdigit()
+        if name == "tunnel-deleted":
+            return undo["port"] in ovs_daemons.vsctl(lab.ovs_rundir(undo["node"]), "list-ports",
+                                                     "br-tun").split()
+        if name == "dnsmasq-stopped":
+            root = lab.node_dir("controller", "agent", "dhcp", "dhcp")
+            return all(dnsmasq.running_pid(os.path.join(root, net, "pid"))
+                       for net in undo["networks"])
+    except NeutrinoError:
+        return False
+    return True
 
 
 def run_cli(lab: Lab, args) -> int:

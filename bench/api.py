@@ -5,7 +5,9 @@
 With a URL, talks to any Neutron-compatible server (noauth, or set
 OS_TOKEN to send X-Auth-Token). Without one, starts a temporary
 ``neutrino server`` on a free port with a temporary SQLite database and stops
-it afterwards. Prints ops/s, p50 and p99 for each operation.
+it afterwards. Prints ops/s, p50 and p99 for each operation, and for a
+temporary server also the server's CPU time per operation (a figure that a
+busy machine does not inflate the way it inflates latencies).
 """
 import argparse
 import os
@@ -25,9 +27,16 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Bench:
-    def __init__(self, client: httpx.Client):
+    def __init__(self, client: httpx.Client, server_pid: int | None = None):
         self.client = client
+        self.server_pid = server_pid
         self.rows = []
 
     def call(self, method: str, path: str, expect: int, **kwargs) -> httpx.Response:
@@ -38,26 +47,31 @@ class Bench:
 
     def measure(self, name: str, count: int, op) -> list:
         times, results = [], []
+        cpu0 = process_cpu(self.server_pid) if self.server_pid else None
         start = time.perf_counter()
         for i in range(count):
             t0 = time.perf_counter()
             results.append(op(i))
             times.append(time.perf_counter() - t0)
         total = time.perf_counter() - start
+        cpu = (process_cpu(self.server_pid) - cpu0) / count * 1000 if cpu0 is not None else None
         self.rows.append((name, count, count / total, statistics.median(times) * 1000,
-                          percentile(times, 99) * 1000))
+                          percentile(times, 99) * 1000, cpu))
         return results
 
     def report(self) -> None:
-        print(f"{'operation':<28}{'count':>7}{'ops/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-        for name, count, rate, p50, p99 in self.rows:
-            print(f"{name:<28}{count:>7}{rate:>10.1f}{p50:>10.2f}{p99:>10.2f}")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        cpu_head = f"{'server cpu ms/op':>18}" if self.server_pid else ""
+        print(f"{'operation':<28}{'count':>7}{'ops/s':>10}{'p50 ms':>10}{'p99 ms':>10}{cpu_head}")
+        for name, count, rate, p50, p99, cpu in self.rows:
+            cpu_col = f"{cpu:>18.2f}" if cpu is not None else ""
+            print(f"{name:<28}{count:>7}{rate:>10.1f}{p50:>10.2f}{p99:>10.2f}{cpu_col}")
 
 
-def run(url: str, ports: int) -> None:
+def run(url: str, ports: int, server_pid: int | None = None) -> None:
     headers = {"X-Auth-Token": os.environ["OS_TOKEN"]} if os.environ.get("OS_TOKEN") else {}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
-        b = Bench(client)
+        b = Bench(client, server_pid)
         nets = b.measure("create network", 20, lambda i: b.call(
             "POST", "/v2.0/networks", 201,
             json={"network": {"name": f"bench-net-{i}"}}).json()["network"]["id"])
@@ -117,7 +131,7 @@ def temporary_server():
                     if time.monotonic() > deadline:
                         sys.exit("bench: server did not start in 30 s")
                     time.sleep(0.05)
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -133,9 +147,9 @@ def main() -> None:
     if args.url:
         run(args.url, args.ports)
         return
-    with temporary_server() as url:
+    with temporary_server() as (url, pid):
         print(f"temporary neutrino server at {url} (SQLite)")
-        run(url, args.ports)
+        run(url, args.ports, pid)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    default=os.environ.get("NEUTRINO_BOOTSTRAP_DEMO_PASSWORD"),
                    help="also create or reset project/user 'demo' (member) "
                         "(env NEUTRINO_BOOTSTRAP_DEMO_PASSWORD)")
+    p.add_argument("--rpc-workers", type=int, default=4,
+                   help="threads serving the agents' q-plugin calls (each agent's calls "
+                        "stay in order: they wait for their answers)")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
@@ -115,7 +118,8 @@ def main(argv: list[str]) -> int:
         from neutrino.server.l3 import L3RpcEndpoint
         from neutrino.server.rpc import RpcEndpoint
         endpoint = RpcEndpoint(service.plugin)
-        rpc_servers = [RpcServer(args.transport_url, "q-plugin", endpoint),
+        rpc_servers = [RpcServer(args.transport_url, "q-plugin", endpoint,
+                                 workers=max(1, args.rpc_workers)),
                        RpcServer(args.transport_url, "q-reports-plugin", endpoint),
                        RpcServer(args.transport_url, "q-l3-plugin", L3RpcEndpoint(service.l3))]
         for server in rpc_servers:

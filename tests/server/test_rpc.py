@@ -139,3 +139,25 @@ def test_failed_write_sends_nothing(plugin, net, notifier):
         plugin.create_port(ADMIN, {"network_id": network["id"],
                                    "fixed_ips": [{"ip_address": "10.11.11.2"}]})
     assert notifier.sent == []
+
+
+def test_endpoint_over_messaging(plugin, net):
+    """The endpoint served as the server serves it: agents' calls over memory://."""
+    rpc_mod = pytest.importorskip("neutrino.rpc")
+    network, _ = net
+    url = "memory://"
+    port = plugin.create_port(ADMIN, {"network_id": network["id"], "binding:host_id": "c9"})
+    server = rpc_mod.RpcServer(url, "q-plugin", RpcEndpoint(plugin), workers=4).start()
+    try:
+        client = rpc_mod.RpcClient(url, "q-plugin", timeout=30)
+        (details,) = client.call("get_devices_details_list", devices=[port["id"]],
+                                 agent_id="ovs-c9", host="c9")
+        assert details["binding_vif_type"] == "ovs"
+        got = client.call("update_device_list", devices_up=[port["id"]], devices_down=[],
+                          agent_id="ovs-c9", host="c9")
+        assert got["devices_up"] == [port["id"]]
+        with pytest.raises(rpc_mod.RemoteError):
+            client.call("tunnel_sync", tunnel_ip="10.0.0.1", tunnel_type="gre", host="c9")
+    finally:
+        server.stop()
+    assert plugin.get_port(ADMIN, port["id"])["status"] == "ACTIVE"

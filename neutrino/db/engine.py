@@ -14,10 +14,11 @@ def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                      "timeout": 30})
+                                                      "timeout": 30},
+                                   pool_size=20, max_overflow=60)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
         raise NeutrinoError(f"bad database URL {url!r}: {exc}") from None
 

@@ -3,7 +3,7 @@
 The API builds it from the request through a context source (noauth headers
 today, Keystone tokens later); the plugin only reads it.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_PROJECT = "admin"
 
@@ -15,7 +15,6 @@ class Context:
     user_id: str | None = None
     is_admin: bool = False
     request_id: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def admin(cls, project_id: str = DEFAULT_PROJECT) -> "Context":

@@ -16,7 +16,7 @@ from neutrino.api.attributes import ResourceSpec
 from neutrino.server import exceptions as exc
 from neutrino.server import policy
 
-IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
+IF_MATCH_RE = re.compile(r"^\s*revision_number=(-?\d+)\s*$")
 MAX_TAG_LEN = 255
 
 

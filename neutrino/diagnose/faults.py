@@ -8,6 +8,7 @@ operator's broken agent would.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -214,18 +215,40 @@ def _router(api: DiagnoseApi, target: str | None) -> dict:
     return found[0]
 
 
+def _release_fips(api: DiagnoseApi, router_id: str, subnet: dict | None = None) -> list:
+    """Disassociate the router's floating IPs (of ``subnet`` only, when given), as an
+    operator must before removing what they need; [[fip id, port id]] to restore."""
+    released = []
+    for fip in api.get("/v2.0/floatingips").get("floatingips", []):
+        if fip.get("router_id") != router_id or not fip.get("port_id"):
+            continue
+        if subnet and ipaddress.ip_address(fip["fixed_ip_address"]) not in \
+                ipaddress.ip_network(subnet["cidr"]):
+            continue
+        api.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
+        released.append([fip["id"], fip["port_id"]])
+    return released
+
+
+def _restore_fips(api: DiagnoseApi, released: list) -> None:
+    for fip_id, port_id in released:
+        api.put(f"/v2.0/floatingips/{fip_id}", {"floatingip": {"port_id": port_id}})
+
+
 def _router_no_gateway(lab: Lab, target: str | None) -> dict:
     api = _api(lab)
     try:
         r = _router(api, target)
         if not r.get("external_gateway_info"):
             raise NeutrinoError(f"router {r.get('name') or r['id']} has no gateway to remove")
+        released = _release_fips(api, r["id"])
         api.put(f"/v2.0/routers/{r['id']}", {"router": {"external_gateway_info": None}})
     finally:
         api.close()
     gw = r["external_gateway_info"]
-    return {"router": r["id"], "gateway": {"network_id": gw["network_id"],
-                                           "enable_snat": gw.get("enable_snat", True)}}
+    return {"router": r["id"], "fips": released,
+            "gateway": {"network_id": gw["network_id"],
+                        "enable_snat": gw.get("enable_snat", True)}}
 
 
 def _snat_disabled(lab: Lab, target: str | None) -> dict:
@@ -253,10 +276,11 @@ def _subnet_detached(lab: Lab, target: str | None) -> dict:
                        if p["network_id"] == inst["network_id"] for f in p["fixed_ips"]), None)
         if subnet is None:
             raise NeutrinoError(f"the subnet of {inst['name']} is not attached to the router")
+        released = _release_fips(api, r["id"], api.get(f"/v2.0/subnets/{subnet}")["subnet"])
         api.put(f"/v2.0/routers/{r['id']}/remove_router_interface", {"subnet_id": subnet})
     finally:
         api.close()
-    return {"router": r["id"], "subnet": subnet}
+    return {"router": r["id"], "subnet": subnet, "fips": released}
 
 
 def _ip_forward_off(lab: Lab, target: str | None) -> dict:
@@ -368,8 +392,11 @@ def _heal_one(lab: Lab, entry: dict) -> None:
     elif name in ("router-no-gateway", "snat-disabled"):
         api = _api(lab)
         try:
-            api.put(f"/v2.0/routers/{undo['router']}",
-                    {"router": {"external_gateway_info": undo["gateway"]}})
+            try:
+                api.put(f"/v2.0/routers/{undo['router']}",
+                        {"router": {"external_gateway_info": undo["gateway"]}})
+            finally:
+                _restore_fips(api, undo.get("fips", []))
         finally:
             api.close()
     elif name == "fip-disassociated":
@@ -382,8 +409,11 @@ def _heal_one(lab: Lab, entry: dict) -> None:
     elif name == "subnet-detached":
         api = _api(lab)
         try:
-            api.put(f"/v2.0/routers/{undo['router']}/add_router_interface",
-                    {"subnet_id": undo["subnet"]})
+            try:
+                api.put(f"/v2.0/routers/{undo['router']}/add_router_interface",
+                        {"subnet_id": undo["subnet"]})
+            finally:
+                _restore_fips(api, undo.get("fips", []))
         finally:
             api.close()
     elif name == "ip-forward-off":

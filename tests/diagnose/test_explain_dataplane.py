@@ -110,8 +110,9 @@ FAULTS = [
      lambda d: d.ping("vm1", OUTSIDE)),
     ("router-no-gateway", None, "vm1", OUTSIDE, (), "qrouter-", "no external gateway",
      lambda d: d.ping("vm1", OUTSIDE)),
-    ("snat-disabled", None, "vm1", OUTSIDE, (), "qg-", "SNAT is disabled",
-     lambda d: d.ping("vm1", OUTSIDE)),
+    # vm2: vm1 leaves through its floating IP, which SNAT being off does not touch
+    ("snat-disabled", None, "vm2", OUTSIDE, (), "qg-", "SNAT is disabled",
+     lambda d: d.ping("vm2", OUTSIDE)),
     ("ip-forward-off", None, "vm1", OUTSIDE, (), "qrouter-", "forwarding is off",
      lambda d: d.ping("vm1", OUTSIDE)),
     ("em4-down", None, "vm2", OUTSIDE, (), "em4", "em4", lambda d: d.ping("vm2", OUTSIDE)),

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from neutrino.lab import instances
+from neutrino.linux import proc
 
 pytestmark = pytest.mark.dataplane
 
@@ -453,8 +454,9 @@ def test_agent_restart_keeps_connections_and_the_same_ruleset(sg, cloud):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert stream.stdout.readline().strip() == "connected"
-        os.kill(cloud.pid(f"agent-ovs@{host}"), signal.SIGTERM)
-        time.sleep(0.3)
+        old = cloud.pid(f"agent-ovs@{host}")
+        os.kill(old, signal.SIGTERM)
+        assert wait_for(lambda: not proc.pid_alive(old), 10), "the agent did not stop"
         cloud.restart_missing()
 
         def reapplied():

@@ -5,14 +5,15 @@ Each sub-command lives in its own module ``neutrino.cli.<name>`` exposing
 by the lab does not pay for the API server's imports.
 """
 import importlib
+import os
 import sys
 
 from neutrino.errors import NeutrinoError
 
 COMMANDS = {
     "server": ("neutrino.cli.server", "run the Networking API v2.0 server"),
-    "agent": ("neutrino.cli.agent", "run an agent (ovs, dhcp) on this host"),
-    "lab": ("neutrino.cli.lab", "bring a cloud up on this machine: up, down, status, exec"),
+    "agent": ("neutrino.cli.agent", "run an agent (ovs, dhcp, l3, metadata) on this host"),
+    "lab": ("neutrino.cli.lab", "a cloud on this machine: up, down, status, exec, break, heal"),
     "instance": ("neutrino.cli.instance", "boot, list, enter and delete lab instances"),
     "topo": ("neutrino.cli.topo", "the live topology of a lab (text, dot, svg, json) and DB/node differences"),
     "capture": ("neutrino.cli.capture", "decoded live packets at one hop of an instance's path"),
@@ -48,6 +49,11 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`neutrino ... | head`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

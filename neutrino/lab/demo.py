@@ -17,6 +17,15 @@ import httpx
 BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
 NETWORK, CIDR = "private", "10.11.11.0/24"
 INSTANCES = (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01"))
+PUBLIC, PUBLIC_CIDR, PUBLIC_GW = "public", "192.168.100.0/24", "192.168.100.1"
+ROUTER = "router1"
+OUTSIDE = "203.0.113.10"          # the lab upstream's "Internet host"
+METADATA = "http://169.254.169.254/latest/meta-data/instance-id"
+# One connection on port 22 (opened on the default group), answered with a greeting.
+LISTENER = ("import socket\n"
+            "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            "s.bind(('0.0.0.0',22)); s.listen(1); s.settimeout(60)\n"
+            "c,a=s.accept(); c.sendall(('hello '+a[0]+'\\n').encode()); c.close()\n")
 
 
 class Demo:
@@ -159,6 +168,107 @@ class Demo:
             print(f"\n[root@compute01 ~]# {' '.join(cmd)}")
             print(self.on_node("compute01", *cmd).rstrip())
 
+    def north_south(self) -> None:
+        """The seed's way out: `public`, router1 with SNAT, a floating IP for vm1."""
+        ext = self.find_or_create("networks", PUBLIC, {
+            "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": "extnet"})
+        self.find_or_create("subnets", f"{PUBLIC}-subnet", {
+            "network_id": ext["id"], "cidr": PUBLIC_CIDR, "ip_version": 4,
+            "gateway_ip": PUBLIC_GW, "enable_dhcp": False,
+            "allocation_pools": [{"start": "192.168.100.100", "end": "192.168.100.200"}]})
+        router = self.find_or_create("routers", ROUTER, {
+            "external_gateway_info": {"network_id": ext["id"]}})
+        private = self.api.get("/v2.0/subnets",
+                               params={"name": f"{NETWORK}-subnet"}).json()["subnets"][0]
+        attached = self.api.get("/v2.0/ports", params={
+            "device_id": router["id"], "device_owner": "network:router_interface"}).json()
+        if not attached["ports"]:
+            self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                         json={"subnet_id": private["id"]}).raise_for_status()
+        router = self.api.get(f"/v2.0/routers/{router['id']}").json()["router"]
+        gateway = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+        vm1 = self.instance("vm1")
+        fips = self.api.get("/v2.0/floatingips",
+                            params={"port_id": vm1["port"]}).json()["floatingips"]
+        if not fips:
+            resp = self.api.post("/v2.0/floatingips", json={"floatingip": {
+                "floating_network_id": ext["id"], "port_id": vm1["port"]}})
+            resp.raise_for_status()
+            fips = [resp.json()["floatingip"]]
+        fip = fips[0]["floating_ip_address"]
+        self.say(f"external network {PUBLIC} {PUBLIC_CIDR} (flat, extnet), router {ROUTER}"
+                 f" {router['id']} gateway {gateway}, vm1's floating IP {fip}")
+        self.router_id = router["id"]
+        seen = self.until(lambda: self.outside_sees("vm2") == gateway)
+        self.check(seen, f"vm2 reaches {OUTSIDE} by SNAT: it saw {self.outside_sees('vm2')}"
+                         f" (router gateway {gateway})")
+        seen = self.until(lambda: self.outside_sees("vm1") == fip)
+        self.check(seen, f"vm1 reaches {OUTSIDE} by its floating IP: it saw"
+                         f" {self.outside_sees('vm1')}")
+        pinged = self.until(lambda: self.on_upstream("ping", "-c", "1", "-W", "1", fip))
+        self.check(pinged, f"upstream pings vm1 at its floating IP {fip}")
+        greeting = self.tcp_from_upstream("vm1", fip, 22)
+        self.check(greeting == "hello 192.168.100.1",
+                   f"upstream opens TCP 22 on {fip}: vm1 answered {greeting!r}")
+        for name in ("vm1", "vm2"):
+            got = self.in_instance(name, "curl", "-s", "-m", "5", METADATA).stdout.strip()
+            want = self.port_device(self.instance(name)["port"])
+            self.check(got == want, f"{name} reads its instance-id {got or 'nothing'}"
+                                    f" from 169.254.169.254")
+
+    def instance(self, name: str) -> dict:
+        listing = json.loads(self.neutrino("instance", "list", *self.lab_args, "-f", "json"))
+        return next(i for i in listing if i["name"] == name)
+
+    def port_device(self, port_id: str) -> str:
+        return self.api.get(f"/v2.0/ports/{port_id}").json()["port"]["device_id"]
+
+    @staticmethod
+    def until(probe, timeout: float = 30) -> bool:
+        """Bounded wait for the agents to wire a path the API already has."""
+        deadline = time.monotonic() + timeout
+        while not probe():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def outside_sees(self, name: str) -> str:
+        out = self.in_instance(name, "curl", "-s", "-m", "3", f"http://{OUTSIDE}/").stdout
+        return out.strip().removeprefix("you are ")
+
+    def on_upstream(self, *cmd: str) -> bool:
+        return subprocess.run([BIN, "lab", "exec", *self.lab_args, "upstream", "--", *cmd],
+                              capture_output=True, timeout=30).returncode == 0
+
+    def tcp_from_upstream(self, name: str, address: str, port: int) -> str:
+        listener = subprocess.Popen([BIN, "instance", "exec", *self.lab_args, name, "--",
+                                     sys.executable, "-c", LISTENER],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = ["nc", "-w", "3", address, str(port)]
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                out = subprocess.run([BIN, "lab", "exec", *self.lab_args, "upstream", "--",
+                                      "busybox", *client], capture_output=True, text=True,
+                                     stdin=subprocess.DEVNULL, timeout=30)
+                if out.stdout.strip():
+                    return out.stdout.strip()
+                time.sleep(0.2)
+            return ""
+        finally:
+            listener.kill()
+            listener.wait()
+
+    def show_router(self) -> None:
+        if not getattr(self, "router_id", None):
+            return
+        for cmd in (["ip", "netns", "exec", f"qrouter-{self.router_id}",
+                     "iptables", "-t", "nat", "-nvL"], ["ovs-vsctl", "show"]):
+            print(f"\n[root@controller ~]# {' '.join(cmd)}")
+            print(self.on_node("controller", *cmd).rstrip())
+
     def show(self) -> None:
         for node, cmd in (("compute01", ["ovs-vsctl", "show"]), ("compute01", ["brctl", "show"]),
                           ("controller", ["ip", "netns", "list"])):
@@ -172,8 +282,10 @@ class Demo:
         leases = self.boot()
         self.traffic(leases)
         self.open_default_group()
+        self.north_south()
         self.show()
         self.show_firewall()
+        self.show_router()
         lab = self.lab_args[1] if self.lab_args else None
         name = f" --name {lab}" if lab else ""
         if self.failures:

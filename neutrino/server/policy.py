@@ -126,6 +126,28 @@ def check_modify(ctx: Context, obj, resource: str, action: str) -> None:
         raise exc.PolicyNotAuthorized(action=f"rule:{action}_{resource}")
 
 
+NETWORK_OWNER_PORT_ATTRIBUTES = ("mac_address", "port_security_enabled",
+                                 "allowed_address_pairs")
+"""Port attributes only the network's owner (or an admin) may set, e.g. on a shared network."""
+
+
+def check_port_on_network(ctx: Context, net: Network, data: dict, action: str) -> None:
+    """Neutron's ``<action>_port:<attr>`` rules that need ``admin_or_network_owner``.
+
+    A project with a port on someone else's (shared) network may not choose its
+    MAC, IP addresses, port security, address pairs or a ``network:*`` owner.
+    """
+    if ctx.is_admin or net.project_id == ctx.project_id:
+        return
+    for attr in NETWORK_OWNER_PORT_ATTRIBUTES:
+        if data.get(attr) not in (None, []):
+            raise exc.PolicyNotAuthorized(action=f"rule:{action}_port:{attr}")
+    if any(isinstance(ip, dict) and ip.get("ip_address") for ip in data.get("fixed_ips") or []):
+        raise exc.PolicyNotAuthorized(action=f"rule:{action}_port:fixed_ips:ip_address")
+    if str(data.get("device_owner") or "").startswith("network:"):
+        raise exc.PolicyNotAuthorized(action=f"rule:{action}_port:device_owner")
+
+
 def check_use_network(ctx: Context, net: Network, resource: str) -> None:
     """Creating a subnet needs the network's owner; a port also accepts a shared network."""
     if owns(ctx, net):

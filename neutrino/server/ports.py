@@ -171,6 +171,7 @@ class PortsMixin:
         policy.check_attributes_settable(ctx, "port", "create", data)
         net = self._get_network(session, ctx, data["network_id"], lock=True)
         policy.check_use_network(ctx, net, "port")
+        policy.check_port_on_network(ctx, net, data, "create")
         project_id = policy.check_project(ctx, data.get("project_id"))
         mac = data.get("mac_address")
         if mac:
@@ -268,6 +269,7 @@ class PortsMixin:
         port, net = self._port_for_update(session, ctx, port_id)
         policy.check_modify(ctx, port, "port", "update")
         policy.check_attributes_settable(ctx, "port", "update", data)
+        policy.check_port_on_network(ctx, net, data, "update")
         self._check_revision(port, if_revision)
         before = self._sg_membership(port)
         self._check_port_security_update(port, data)

@@ -21,6 +21,7 @@ from neutrino.server.events import PRECOMMIT_CREATE, Registry
 DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
             "security_group": 10, "security_group_rule": 100}
 UNLIMITED = -1
+MAX_LIMIT = 2 ** 31 - 1
 MODELS = {"network": Network, "subnet": Subnet, "port": Port, "router": Router,
           "floatingip": FloatingIP, "security_group": SecurityGroup,
           "security_group_rule": SecurityGroupRule}
@@ -118,9 +119,9 @@ class Quotas:
         if unknown:
             raise exc.HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
         for resource, value in changes.items():
-            if value < UNLIMITED:
-                raise exc.InvalidInput(error_message=f"'{value}' should be greater than or "
-                                                     f"equal to -1 for {resource}")
+            if not UNLIMITED <= value <= MAX_LIMIT:
+                raise exc.InvalidInput(error_message=f"'{value}' is not in the range "
+                                                     f"[-1, {MAX_LIMIT}] for {resource}")
         with self.db.writer() as session:
             if check_limit:
                 unders = [r for r, v in changes.items()

@@ -81,3 +81,31 @@ def test_admin_role_in_any_project_is_cloud_admin(api, member):
     assert admin_elsewhere.get(f"/v2.0/networks/{net['id']}").status_code == 200
     assert admin_elsewhere.put(f"/v2.0/networks/{net['id']}",
                                {"network": {"name": "fixed"}}).status_code == 200
+
+
+def test_port_on_someone_elses_shared_network_cannot_choose_addresses(api, member):
+    shared = api.create("network", name="shared", shared=True)
+    sub = api.create("subnet", network_id=shared["id"], cidr="10.6.0.0/24", ip_version=4)
+    for attrs in ({"allowed_address_pairs": [{"ip_address": "1.1.1.1"}]},
+                  {"fixed_ips": [{"subnet_id": sub["id"], "ip_address": "10.6.0.20"}]},
+                  {"mac_address": "fa:16:3e:00:00:01"}, {"port_security_enabled": False},
+                  {"device_owner": "network:router_interface"}):
+        r = member.post("/v2.0/ports", {"port": dict(network_id=shared["id"], **attrs)})
+        assert r.status_code == 403, (attrs, r.text)
+    port = member.create("port", network_id=shared["id"],
+                         fixed_ips=[{"subnet_id": sub["id"]}], device_owner="compute:nova")
+    r = member.put(f"/v2.0/ports/{port['id']}",
+                   {"port": {"allowed_address_pairs": [{"ip_address": "1.1.1.1"}]}})
+    assert r.status_code == 403
+    assert member.put(f"/v2.0/ports/{port['id']}", {"port": {"name": "p"}}).status_code == 200
+    assert api.create("port", network_id=shared["id"], project_id="proj-a",
+                      allowed_address_pairs=[{"ip_address": "1.1.1.1"}])["project_id"] == "proj-a"
+
+
+def test_network_owner_chooses_addresses_on_its_own_network(member):
+    net = member.create("network")
+    sub = member.create("subnet", network_id=net["id"], cidr="10.7.0.0/24", ip_version=4)
+    port = member.create("port", network_id=net["id"], mac_address="fa:16:3e:00:00:02",
+                         fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.7.0.20"}],
+                         allowed_address_pairs=[{"ip_address": "1.1.1.1"}])
+    assert port["fixed_ips"][0]["ip_address"] == "10.7.0.20"

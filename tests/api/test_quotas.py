@@ -25,6 +25,8 @@ def test_update_list_and_reset(api):
     r = api.put("/v2.0/quotas/alice", {"quota": {"network": 3, "port": "-1", "force": True}})
     assert r.status_code == 200
     assert r.json()["quota"] == dict(DEFAULTS, network=3, port=-1)
+    r = api.put("/v2.0/quotas/alice", {"quota": {"subnet": 2 ** 31 - 1}})
+    assert r.json()["quota"]["subnet"] == 2 ** 31 - 1
     assert api.get("/v2.0/quotas/alice").json()["quota"]["network"] == 3
     (entry,) = api.get("/v2.0/quotas").json()["quotas"]
     assert entry["project_id"] == entry["tenant_id"] == "alice" and entry["network"] == 3
@@ -34,6 +36,7 @@ def test_update_list_and_reset(api):
 
 
 @pytest.mark.parametrize("body", [{"quota": {"network": -2}}, {"quota": {"network": "many"}},
+                                  {"quota": {"network": 2 ** 31}},
                                   {"quota": {"bogus": 1}}, {"quota": {"network": True}},
                                   {"network": 1}])
 def test_bad_updates_are_400(api, body):

@@ -107,7 +107,8 @@ class Collection:
             items = body[plural]
             if not isinstance(items, list) or not items:
                 raise bad(f"Resources '{plural}' must be a non-empty list")
-            return [self._validate(i, action) for i in items]
+            return [self._validate(i[singular] if isinstance(i, dict) and singular in i else i,
+                                   action) for i in items]
         if singular not in body:
             raise bad(f"Unable to find '{singular}' in request body")
         return self._validate(body[singular], action)

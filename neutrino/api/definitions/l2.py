@@ -62,7 +62,7 @@ PORT = ResourceSpec(
           Attr("device_owner", v.string(255), allow_post=True, allow_put=True),
           Attr("fixed_ips", v.list_of(v.fixed_ip), allow_post=True, allow_put=True,
                sortable=False),
-          Attr("security_groups", v.nullable(v.list_of(v.uuid_str)), allow_post=True,
+          Attr("security_groups", v.nullable(v.list_of(v.uuid_str, unique=True)), allow_post=True,
                allow_put=True, sortable=False),
           Attr("port_security_enabled", v.boolean, allow_post=True, allow_put=True,
                filter=BOOL_FILTER),

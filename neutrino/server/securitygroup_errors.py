@@ -1,5 +1,5 @@
 """Neutron's security-group, port-security and address-pair errors (name = ``type``)."""
-from neutrino.server.exceptions import BadRequest, InUse, InvalidInput, NotFound
+from neutrino.server.exceptions import BadRequest, Conflict, InUse, InvalidInput, NotFound
 
 
 class SecurityGroupNotFound(NotFound):
@@ -28,6 +28,10 @@ class SecurityGroupCannotUpdateDefault(InUse):
 
 class SecurityGroupDefaultAlreadyExists(InUse):
     message = "Default security group already exists."
+
+
+class SecurityGroupConflict(Conflict):
+    message = "Error {reason} while attempting the operation."
 
 
 class SecurityGroupRuleExists(InUse):

@@ -328,13 +328,18 @@ class SecurityGroupsMixin:
         wanted = list(dict.fromkeys(data["security_groups"] or []))
         if not wanted:
             return []
-        query = select(SecurityGroup.id).where(SecurityGroup.id.in_(wanted))
+        query = select(SecurityGroup.id, SecurityGroup.stateful).where(
+            SecurityGroup.id.in_(wanted))
         if not ctx.is_admin:
             query = query.where(SecurityGroup.project_id == project_id)
-        found = set(session.scalars(query))
+        found = {sg: stateful for sg, stateful in session.execute(query)}
         missing = [sg for sg in wanted if sg not in found]
         if missing:
             raise sg_exc.SecurityGroupNotFound(id=", ".join(missing))
+        if len(set(found.values())) > 1:
+            raise sg_exc.SecurityGroupConflict(
+                reason="Cannot apply both stateful and stateless security groups on the same "
+                       "port at the same time")
         return wanted
 
     @staticmethod

@@ -254,7 +254,7 @@ INVALID = [
      "SecurityGroupRemoteGroupAndRemoteIpPrefix"),
     ({"remote_group_id": "00000000-0000-0000-0000-000000000000"}, 404,
      "SecurityGroupNotFound"),
-    ({"remote_group_id": "nope"}, 400, "HTTPBadRequest"),
+    ({"remote_group_id": "nope"}, 404, "SecurityGroupNotFound"),
     ({"port_range_max": 22, "protocol": "tcp", "unknown": 1}, 400, "HTTPBadRequest"),
     ({"normalized_cidr": "10.0.0.0/8"}, 400, "HTTPBadRequest"),
 ]
@@ -276,9 +276,10 @@ def test_rule_needs_group_and_direction(alice):
     web = new_group(alice)
     r = alice.post(RULES, {"security_group_rule": {"security_group_id": web["id"]}})
     assert r.status_code == 400
-    r = alice.post(RULES, {"security_group_rule": {
-        "security_group_id": "00000000-0000-0000-0000-000000000000", "direction": "ingress"}})
-    assert r.status_code == 404 and error_type(r) == "SecurityGroupNotFound"
+    for missing in ("00000000-0000-0000-0000-000000000000", "bad_group_id"):
+        r = alice.post(RULES, {"security_group_rule": {
+            "security_group_id": missing, "direction": "ingress"}})
+        assert r.status_code == 404 and error_type(r) == "SecurityGroupNotFound"
 
 
 DUPLICATES = [
@@ -392,6 +393,20 @@ def test_bulk_rule_create(alice):
     assert "sctp" not in protocols
 
 
+def test_bulk_group_create_with_wrapped_items(alice):
+    r = alice.post(SG, {"security_groups": [{"security_group": {"name": "one"}},
+                                            {"name": "two", "stateful": False}]})
+    assert r.status_code == 201, r.text
+    made = r.json()["security_groups"]
+    assert [(g["name"], g["stateful"]) for g in made] == [("one", True), ("two", False)]
+
+
+def test_admin_rule_with_null_project_goes_to_the_groups_project(api, alice):
+    web = new_group(alice)
+    rule = add_rule(api, web["id"], protocol="sctp", project_id=None)
+    assert rule["project_id"] == "alice"
+
+
 def test_extensions_advertised(api):
     aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
     assert {"security-group", "stateful-security-group", "port-security",
@@ -435,6 +450,18 @@ def test_port_groups_explicit_and_checked(alice, bob, net):
     assert r.status_code == 404
     r = alice.put(f"/v2.0/ports/{port['id']}", {"port": {"security_groups": [db["id"]]}})
     assert r.status_code == 200 and r.json()["port"]["security_groups"] == [db["id"]]
+    r = alice.put(f"/v2.0/ports/{port['id']}", {"port": {"security_groups": [web["id"],
+                                                                              web["id"]]}})
+    assert r.status_code == 400
+    stateless = new_group(alice, "stateless", stateful=False)
+    r = alice.put(f"/v2.0/ports/{port['id']}", {"port": {"security_groups": [
+        web["id"], stateless["id"]]}})
+    assert r.status_code == 409 and error_type(r) == "SecurityGroupConflict"
+    r = alice.post("/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": [
+        stateless["id"], db["id"]]}})
+    assert r.status_code == 409 and error_type(r) == "SecurityGroupConflict"
+    assert alice.get(f"/v2.0/ports/{port['id']}").json()["port"]["security_groups"] == [
+        db["id"]]
 
 
 def test_network_ports_get_no_group(api, alice, net):

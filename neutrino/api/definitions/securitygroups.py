@@ -1,4 +1,8 @@
-"""security-groups and security-group-rules, as Neutron's attribute maps say."""
+"""security-groups and security-group-rules, as Neutron's attribute maps say.
+
+As in Neutron, a rule's group ids are not checked for UUID syntax: an id that
+names no group is a 404 (SecurityGroupNotFound), whatever it looks like.
+"""
 from neutrino.api import extensions
 from neutrino.api import validators as v
 from neutrino.api.attributes import Attr, ResourceSpec, attrs
@@ -37,12 +41,12 @@ SECURITY_GROUP = ResourceSpec(
 SECURITY_GROUP_RULE = ResourceSpec(
     "security_group_rule", "security_group_rules",
     attrs(Attr("id", v.uuid_str, allow_post=True),
-          Attr("project_id", v.string(255), allow_post=True),
-          Attr("tenant_id", v.string(255), allow_post=True),
+          Attr("project_id", v.nullable(v.string(255)), allow_post=True),
+          Attr("tenant_id", v.nullable(v.string(255)), allow_post=True),
           Attr("description", v.string(255), allow_post=True, allow_put=True),
           Attr("created_at"), Attr("updated_at"),
           Attr("revision_number", filter=int_filter),
-          Attr("security_group_id", v.uuid_str, allow_post=True, required=True),
+          Attr("security_group_id", v.string(255), allow_post=True, required=True),
           Attr("direction", rules.direction, allow_post=True, required=True),
           Attr("ethertype", rules.ethertype, allow_post=True),
           Attr("protocol", rules.protocol, allow_post=True),
@@ -50,7 +54,7 @@ SECURITY_GROUP_RULE = ResourceSpec(
           Attr("port_range_max", rules.port, allow_post=True, filter=int_filter),
           Attr("remote_ip_prefix", rules.ip_prefix, allow_post=True),
           Attr("normalized_cidr"),
-          Attr("remote_group_id", v.nullable(v.uuid_str), allow_post=True),
+          Attr("remote_group_id", v.nullable(v.string(255)), allow_post=True),
           Attr("remote_address_group_id"),
           Attr("belongs_to_default_sg", filter=BOOL_FILTER)),
     path="security-group-rules", taggable=False, extensions=("security-group",),

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="openvswitch-switch dnsmasq-base iptables iproute2 bridge-utils ethtool busybox
+PACKAGES="openvswitch-switch dnsmasq-base dnsmasq-utils iptables iproute2 bridge-utils ethtool busybox
 iputils-ping tcpdump iperf3 redis-server ipset conntrack arping graphviz util-linux
 python3-venv $*"
 

@@ -174,6 +174,26 @@ def leases_file(network: dict, subnet_ids: set[str], now: float) -> str:
                    for port, ip, name in _host_entries(network, subnet_ids))
 
 
+def unused_leases(leases_text: str, host_text: str) -> list[tuple[str, str, str | None]]:
+    """(ip, mac, client id) of the leases in dnsmasq's leases file that the hosts
+    file no longer gives out: what Neutron hands to ``dhcp_release`` so that a
+    deleted port's (or a changed IP's) address is free at once, not after 24 h."""
+    wanted = set()
+    for line in host_text.splitlines():
+        fields = line.split(",")
+        if len(fields) >= 3:
+            wanted.add((fields[2], fields[0].lower()))
+    unused = []
+    for line in leases_text.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or ":" in fields[2]:     # a malformed or IPv6 line
+            continue
+        ip_address, mac = fields[2], fields[1].lower()
+        if (ip_address, mac) not in wanted:
+            unused.append((ip_address, mac, None if fields[4] == "*" else fields[4]))
+    return unused
+
+
 def build_plan(network: dict, dhcp_port: dict, state_dir: str) -> DhcpPlan | None:
     """The desired state for ``network`` served through ``dhcp_port``; None: nothing to serve."""
     subnets = dhcp_subnets(network)

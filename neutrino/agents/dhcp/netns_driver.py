@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from neutrino.agents.dhcp import dnsmasq_config as cfg
 from neutrino.agents.dhcp.dnsmasq_config import DhcpPlan
+from neutrino.errors import NeutrinoError
 from neutrino.linux import dnsmasq, ip, proc
 
 LOG = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ class DhcpDriver:
         pid = dnsmasq.running_pid(plan.pid_file)
         if pid is not None and tuple(dnsmasq.cmdline_of(pid)) == cmdline:
             if changed:
+                self._release_unused_leases(plan)
                 dnsmasq.reload(pid)
                 return Applied("reloaded", pid, True)
             return Applied("unchanged", pid, False)
@@ -217,6 +219,28 @@ class DhcpDriver:
         self._seed_leases(plan, network)
         pid = dnsmasq.start(cmdline, netns=plan.namespace)
         return Applied(action, pid, changed)
+
+    def _release_unused_leases(self, plan: DhcpPlan) -> None:
+        """``dhcp_release`` (dnsmasq-utils) in the namespace for every lease whose
+        port is gone or whose address changed, as Neutron does before SIGHUP."""
+        try:
+            with open(os.path.join(plan.conf_dir, "leases")) as f:
+                leases = f.read()
+        except FileNotFoundError:
+            return
+        for ip_address, mac, client_id in cfg.unused_leases(leases, plan.files.get("host", "")):
+            cmd = ["dhcp_release", plan.interface, ip_address, mac]
+            if client_id:
+                cmd.append(client_id)
+            try:
+                done = proc.run(cmd, netns=plan.namespace, check=False, timeout=10)
+            except NeutrinoError as exc:            # dhcp_release missing: the lease expires
+                LOG.warning("cannot release %s (%s): %s", ip_address, mac, exc)
+                return
+            if done.rc != 0:
+                LOG.warning("dhcp_release %s %s failed: %s", ip_address, mac, done.err.strip())
+            else:
+                LOG.info("network %s: released %s (%s)", plan.network_id, ip_address, mac)
 
     def remove(self, network_id: str, state_dir: str) -> None:
         """Stop dnsmasq, unplug the tap, delete the namespace and the files."""

@@ -169,6 +169,22 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         assert lease(lab, c2)["ip"] == "10.77.0.12"
         assert dnsmasq.running_pid(pid_file) == pid
 
+        # A deleted port's lease is released in dnsmasq (dhcp_release), not left for 24 h.
+        vm3 = port(sub_id, "10.77.0.13", "fa:16:3e:00:77:13")
+        network["ports"].append(vm3)
+        notifier.notify("dhcp_agent", "port_create_end", {"port": dict(vm3, network_id=net_id)})
+        wait_until(lambda: "10.77.0.13" in open(f"{state}/dhcp/{net_id}/host").read(), 5,
+                   "host file update")
+        assert lease(lab, plug_client(lab, "c3", vm3["mac_address"]))["ip"] == "10.77.0.13"
+        leases = f"{state}/dhcp/{net_id}/leases"
+        wait_until(lambda: "10.77.0.13" in open(leases).read(), 5, "dnsmasq records the lease")
+        network["ports"].remove(vm3)
+        notifier.notify("dhcp_agent", "port_delete_end", {"port_id": vm3["id"],
+                                                          "network_id": net_id})
+        wait_until(lambda: "10.77.0.13" not in open(leases).read(), 5, "lease release")
+        assert "10.77.0.12" in open(leases).read()
+        assert dnsmasq.running_pid(pid_file) == pid
+
         # A new subnet changes the command line: dnsmasq is restarted.
         sub2 = str(uuid.uuid4())
         network["subnets"].append({"id": sub2, "cidr": "10.78.0.0/24", "ip_version": 4,

@@ -129,3 +129,17 @@ def test_dhcp_port_without_mac_is_an_error(tmp_path):
     port = dict(net["ports"][0], mac_address="")
     with pytest.raises(Exception, match="no MAC"):
         cfg.build_plan(net, port, str(tmp_path))
+
+
+def test_unused_leases_are_those_the_hosts_file_no_longer_gives():
+    hosts = ("fa:16:3e:00:00:01,host-10-0-0-3.openstacklocal,10.0.0.3\n"
+             "fa:16:3e:00:00:02,host-10-0-0-4.openstacklocal,10.0.0.4,set:port-x\n")
+    leases = ("1800000000 fa:16:3e:00:00:01 10.0.0.3 vm1 *\n"
+              "1800000000 FA:16:3E:00:00:02 10.0.0.9 vm2 01:fa:16:3e:00:00:02\n"
+              "1800000000 fa:16:3e:00:00:05 10.0.0.5 gone *\n"
+              "1800000000 1234 fd00::5 v6 00:01\n"
+              "garbage\n")
+    assert cfg.unused_leases(leases, hosts) == [
+        ("10.0.0.9", "fa:16:3e:00:00:02", "01:fa:16:3e:00:00:02"),   # its IP changed
+        ("10.0.0.5", "fa:16:3e:00:00:05", None)]                       # its port is gone
+    assert cfg.unused_leases("", hosts) == []

@@ -147,7 +147,10 @@ def create_many(lab: Lab, names: list[str], network: str, host: str | None = Non
 
 
 def create(lab: Lab, name: str, network: str, host: str | None = None,
-           fixed_ip: str | None = None, vif_timeout: float = 10, say=print) -> dict:
+           fixed_ip: str | None = None, vif_timeout: float = 10, say=print,
+           project_id: str | None = None) -> dict:
+    """Boot ``name``; its port belongs to ``project_id`` when given (as Nova
+    creates it in the instance's project), else to the API's default project."""
     check_instance_name(name)
     info = lifecycle.read_info(lab)
     if not info:
@@ -173,6 +176,8 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
                 "device_id": inst["id"], "binding:host_id": host, "admin_state_up": True}
         if fixed_ip:
             body["fixed_ips"] = [{"ip_address": fixed_ip}]
+        if project_id:
+            body["project_id"] = project_id
         port = api.create_port(body)
         inst.update(port_id=port["id"], mac=port["mac_address"], network_id=net["id"],
                     mtu=net.get("mtu") or 1450,

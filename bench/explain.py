@@ -19,6 +19,7 @@ import time
 
 BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
 LIMIT = 2.0
+OUTSIDE = "203.0.113.10"      # the upstream's Internet host
 
 
 def pairs(lab: str) -> list[tuple[str, str, list[str]]]:
@@ -27,6 +28,8 @@ def pairs(lab: str) -> list[tuple[str, str, list[str]]]:
         text=True, check=True).stdout)]
     out = [(a, b, []) for a, b in itertools.permutations(names, 2)]
     out += [(a, "dhcp", ["--proto", "udp", "--port", "67"]) for a in names]
+    # the way out and in, where the lab has its upstream (issue 4)
+    out += [(a, OUTSIDE, []) for a in names] + [(OUTSIDE, a, []) for a in names]
     return out
 
 
@@ -37,9 +40,9 @@ def measure(lab: str) -> int:
         res = subprocess.run([BIN, "explain", "--name", lab, src, dst, "--json", *extra],
                              capture_output=True, text=True)
         wall = time.monotonic() - t0
-        out = json.loads(res.stdout) if res.stdout else {"verdict": "error", "elapsed": 0}
+        out = json.loads(res.stdout) if res.stdout else {"verdict": "error", "elapsed": 0.0}
         rows.append((src, dst, out["verdict"], wall, out["elapsed"]))
-        print(f"{src:>6} -> {dst:<6} {out['verdict']:<10} command {wall:5.2f} s   "
+        print(f"{src:>12} -> {dst:<12} {out['verdict']:<10} command {wall:5.2f} s   "
               f"answer {out['elapsed']:5.2f} s", flush=True)
     worst_wall = max(r[3] for r in rows)
     worst = max(r[4] for r in rows)

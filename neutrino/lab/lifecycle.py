@@ -123,9 +123,11 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
                 f"{upstream.INTERNET_HOST}" if node == upstream.NETWORK_NODE else ""))
         return started
 
+    started_here: set[str] = set()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
         for started in pool.map(bring_up, nodes):
             pids.update(started)
+            started_here.update(started)
     services.write_pids(lab, pids)
 
     write_clouds_yaml(lab, info["endpoint"])
@@ -138,7 +140,8 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
             if agents:
                 want = expected_agents(nodes)
                 agent_keys = [k for k in pids if k.startswith("agent-")]
-                services.wait_for(lambda: not any(_died(pids, k, lab) for k in agent_keys)
+                fresh = {k for k in agent_keys if k in started_here}
+                services.wait_for(lambda: not any(_gone(pids, k, lab, fresh) for k in agent_keys)
                                   and not missing_agents(api, want), timeout,
                                   "agents: " + ", ".join(sorted(f"{t} on {h}" for h, t in want)))
                 step(f"{len(want)} agents alive")
@@ -147,6 +150,19 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
     step(f"lab {lab.name} is up: endpoint {info['endpoint']}")
     step(f"clouds.yaml: export OS_CLIENT_CONFIG_FILE={lab.clouds_yaml} OS_CLOUD=neutrino")
     return info
+
+
+def _gone(pids: dict, key: str, lab: Lab, fresh: set[str]) -> bool:
+    """False while agent ``key`` runs. An agent this ``up`` found running that
+    has exited since (it was stopping: ``lab up`` right after a SIGTERM) is
+    started again; one this ``up`` started that died is an error."""
+    if key in fresh or services.alive(pids, key):
+        return _died(pids, key, lab)
+    kind, _, node = key[len("agent-"):].partition("@")
+    pids[key] = services.start_agent(lab, node, kind)
+    fresh.add(key)
+    services.write_pids(lab, pids)
+    return True
 
 
 def _died(pids: dict, key: str, lab: Lab) -> bool:

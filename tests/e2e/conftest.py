@@ -5,8 +5,11 @@ lab a user left running; it is always taken down, even when a test fails.
 """
 from __future__ import annotations
 
+import glob
+import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 
@@ -88,12 +91,28 @@ class Cloud:
         lifecycle.up(self.lab, computes=2, say=lambda text: None)
 
 
+def keep_logs(lab: Lab) -> str:
+    """Copy the lab's logs (server, redis, every node's agents and OVS) out of
+    the state directory, which ``lab down`` removes; return where they are."""
+    kept = f"{lab.state_dir}-logs"
+    shutil.copytree(lab.path("log"), os.path.join(kept, "log"), dirs_exist_ok=True)
+    for node_log in glob.glob(lab.path("nodes", "*", "log")):
+        node_name = os.path.basename(os.path.dirname(node_log))
+        shutil.copytree(node_log, os.path.join(kept, "nodes", node_name, "log"),
+                        dirs_exist_ok=True)
+    return kept
+
+
 @pytest.fixture(scope="session")
-def cloud():
+def cloud(request):
     name = f"e{secrets.token_hex(4)}"
     lab = Lab.locate(name, f"/tmp/nlab-{name}")
+    started = False
     try:
         info = lifecycle.up(lab, computes=2, say=print)
+        started = True
         yield Cloud(lab, info)
     finally:
+        if (request.session.testsfailed or not started) and os.path.isdir(lab.path("log")):
+            print(f"\nlab {name}: logs kept in {keep_logs(lab)}")
         teardown.down(lab)

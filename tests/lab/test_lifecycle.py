@@ -213,3 +213,28 @@ def test_upstream_behind_em4(bare_lab):
         assert got.stdout == "you are 192.168.100.50\n"
     finally:
         ovs_daemons.vsctl(rundir, "--if-exists", "del-port", "br-ex", probe)
+
+
+def test_lab_up_restarts_an_agent_that_was_stopping_and_blames_one_it_started(monkeypatch):
+    """`lab up` right after a SIGTERM finds the old agent still running; when it
+    exits during the wait, up starts it again instead of failing."""
+    from neutrino.errors import NeutrinoError
+    from neutrino.lab.layout import Lab
+    running, started = {101}, []
+    monkeypatch.setattr(services, "alive",
+                        lambda pids, key: pids.get(key) if pids.get(key) in running else None)
+    monkeypatch.setattr(services, "start_agent",
+                        lambda lab, node, kind: started.append((node, kind)) or 202)
+    monkeypatch.setattr(services, "write_pids", lambda lab, pids: None)
+    lab = Lab.locate("unitlab", "/tmp/nlab-unitlab-never-made")
+    key, pids, fresh = "agent-ovs@compute02", {"agent-ovs@compute02": 101}, set()
+    assert lifecycle._gone(pids, key, lab, fresh) is False
+    running.clear()                                  # the stopping agent exits
+    assert lifecycle._gone(pids, key, lab, fresh) is True
+    assert started == [("compute02", "ovs")] and pids[key] == 202 and key in fresh
+    running.add(202)
+    assert lifecycle._gone(pids, key, lab, fresh) is False
+    running.clear()                                  # the one up started dies: an error
+    with pytest.raises(NeutrinoError, match="agent-ovs@compute02 died during lab up"):
+        lifecycle._gone(pids, key, lab, fresh)
+    assert started == [("compute02", "ovs")]

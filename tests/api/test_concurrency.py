@@ -97,3 +97,19 @@ def test_delete_network_while_creating_ports(client, service):
     with service.db.reader() as s:
         assert s.scalar(select(func.count()).select_from(Port)) == 0
         assert s.scalar(select(func.count()).select_from(IPAllocation)) == 0
+
+
+def test_concurrent_claims_of_one_address_and_mac(client, service):
+    net = client.post("/v2.0/networks", json={"network": {}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "10.0.0.0/24", "ip_version": 4}})
+    with ThreadPoolExecutor(WORKERS) as pool:
+        by_ip = list(pool.map(lambda _: post(client, "/v2.0/ports", {"port": {
+            "network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.50"}]}}), range(20)))
+        by_mac = list(pool.map(lambda _: post(client, "/v2.0/ports", {"port": {
+            "network_id": net["id"], "mac_address": "fa:16:3e:aa:bb:cc"}}), range(20)))
+    for results, error in ((by_ip, "IpAddressInUse"), (by_mac, "MacAddressInUse")):
+        codes = sorted(r.status_code for r in results)
+        assert codes == [201] + [409] * 19, codes
+        assert {r.json()["NeutronError"]["type"] for r in results if r.status_code == 409} == {
+            error}

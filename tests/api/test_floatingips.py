@@ -336,3 +336,17 @@ def test_racing_floating_ips(live_server, service):
             "FloatingIPPortAlreadyAssociated"}
         listed = client.get(f"/v2.0/floatingips?port_id={vm['id']}").json()["floatingips"]
         assert len(listed) == 1
+
+
+def test_empty_update_clears_the_association(api, public):
+    net, _ = public
+    _, tnet, _, _ = tenant(api, "admin", "10.11.11.0/24", net)
+    vm = api.create("port", network_id=tnet["id"])
+    fip = api.create("floatingip", floating_network_id=net["id"], port_id=vm["id"],
+                     description="d1")
+    r = api.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"description": "d2"}})
+    assert r.json()["floatingip"]["port_id"] == vm["id"]
+    r = api.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {}})
+    assert r.status_code == 200
+    assert r.json()["floatingip"]["port_id"] is None
+    assert r.json()["floatingip"]["description"] == "d2"

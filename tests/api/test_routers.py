@@ -394,3 +394,23 @@ def test_racing_routers_for_one_subnet(live_server, service):
         assert len(ports) == 1
         assert ports[0]["device_id"] == next(
             r["id"] for r, res in zip(routers, results) if res.status_code == 200)
+
+
+def test_gateway_ip_held_by_a_router_interface(api):
+    net = api.create("network", name="n")
+    sub = api.create("subnet", network_id=net["id"], cidr="10.11.11.0/24",
+                     allocation_pools=[{"start": "10.11.11.10", "end": "10.11.11.200"}])
+    url = f"/v2.0/subnets/{sub['id']}"
+    r = api.put(url, {"subnet": {"gateway_ip": "10.11.11.1", "name": "same"}})
+    assert r.status_code == 200
+    router = api.create("router", name="r")
+    assert add_interface(api, router["id"], subnet_id=sub["id"]).status_code == 200
+    by_port = api.create("port", network_id=net["id"],
+                         fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.11.11.100"}])
+    other = api.create("router", name="other")
+    assert add_interface(api, other["id"], port_id=by_port["id"]).status_code == 200
+    assert api.put(url, {"subnet": {"gateway_ip": "10.11.11.1"}}).status_code == 200
+    assert "already in use by port" in error(
+        api.put(url, {"subnet": {"gateway_ip": "10.11.11.2"}}), 409, "GatewayIpInUse")
+    error(api.put(url, {"subnet": {"gateway_ip": None}}), 409, "GatewayIpInUse")
+    assert api.get(url).json()["subnet"]["gateway_ip"] == "10.11.11.1"

@@ -97,3 +97,8 @@ class RouterHostedByL3Agent(InUse):
 
 class RouterNotHostedByL3Agent(NotFound):
     message = "The router {router_id} is not hosted by L3 agent {agent_id}."
+
+
+class GatewayIpInUse(InUse):
+    message = ("Current gateway ip {ip_address} already in use by port {port_id}. "
+               "Unable to update.")

@@ -127,8 +127,8 @@ class FloatingIPsMixin:
             before = (fip.description, fip.fixed_port_id, fip.fixed_ip_address)
             if "description" in data:
                 fip.description = data["description"]
-            if "port_id" in data and data["port_id"] is None:
-                self._disassociate(fip)
+            if not data or ("port_id" in data and data["port_id"] is None):
+                self._disassociate(fip)  # an empty body clears the association (Neutron)
             elif "port_id" in data:
                 self._associate(tx, ctx, fip, data["port_id"], data.get("fixed_ip_address"))
             elif data.get("fixed_ip_address") and fip.fixed_port_id:

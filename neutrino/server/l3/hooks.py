@@ -3,12 +3,15 @@
 Subscribed on the core plugin's registry; each callback runs inside the
 request's transaction and may refuse it.
 """
+import ipaddress
+
 from sqlalchemy import select
 
-from neutrino.db.models import FloatingIP, Port, RouterPort
+from neutrino.db.models import FloatingIP, IPAllocation, Port, RouterPort
 from neutrino.server.events import PRECOMMIT_DELETE, PRECOMMIT_UPDATE
 from neutrino.server.l3 import exceptions as l3_exc
-from neutrino.server.l3.constants import FLOATINGIP, ROUTER_GATEWAY, ROUTER_OWNERS
+from neutrino.server.l3.constants import (FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE,
+                                          ROUTER_OWNERS)
 
 
 class CoreHooksMixin:
@@ -16,6 +19,7 @@ class CoreHooksMixin:
         registry.subscribe("port", PRECOMMIT_DELETE, self._on_port_delete)
         registry.subscribe("port", PRECOMMIT_UPDATE, self._on_port_update)
         registry.subscribe("network", PRECOMMIT_UPDATE, self._on_network_update)
+        registry.subscribe("subnet", PRECOMMIT_UPDATE, self._on_subnet_update)
 
     def _on_port_delete(self, tx, port: Port, **_kwargs) -> None:
         """Router and floating IP ports go only with their owner; a port's floating IPs let go."""
@@ -59,3 +63,27 @@ class CoreHooksMixin:
                 Port.network_id == network.id, Port.device_owner == ROUTER_GATEWAY))
             if in_use:
                 raise l3_exc.ExternalNetworkInUse(net_id=network.id)
+
+    def _on_subnet_update(self, tx, subnet, request: dict, **_kwargs) -> None:
+        """A router interface holds the gateway address: the gateway cannot move away.
+
+        The event comes after the change, so the old gateway is recognised as a
+        router interface address outside the allocation pools (pools never hold
+        the gateway) that is not the new gateway.
+        """
+        if "gateway_ip" not in request:
+            return
+        held = tx.session.execute(
+            select(IPAllocation.ip_address, IPAllocation.port_id)
+            .join(RouterPort, RouterPort.port_id == IPAllocation.port_id)
+            .where(IPAllocation.subnet_id == subnet.id,
+                   RouterPort.port_type == ROUTER_INTERFACE)).all()
+        for address, port_id in held:
+            if address != subnet.gateway_ip and not _in_pools(address, subnet.allocation_pools):
+                raise l3_exc.GatewayIpInUse(ip_address=address, port_id=port_id)
+
+
+def _in_pools(address: str, pools: list[dict]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ipaddress.ip_address(p["start"]) <= ip <= ipaddress.ip_address(p["end"])
+               for p in pools)

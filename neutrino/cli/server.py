@@ -1,5 +1,6 @@
 """``neutrino server``: the Networking API v2.0 and the agents' RPC endpoints."""
 import argparse
+import gc
 import asyncio
 import logging
 import os
@@ -126,6 +127,9 @@ def main(argv: list[str]) -> int:
             server.start()
 
     import uvicorn
+    # Everything loaded so far lives as long as the process: keep it out of
+    # the collector's full passes, which big list responses would trigger.
+    gc.freeze()
     LOG.info("neutrino server %s on http://%s:%d (db %s, pid %d)", args.auth, host, port,
              db_url, os.getpid())
     config = uvicorn.Config(service.app, host=host, port=port, log_level=args.log_level,

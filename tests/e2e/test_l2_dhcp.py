@@ -15,6 +15,7 @@ import time
 import pytest
 
 from neutrino.lab import instances
+from neutrino.linux import proc
 
 pytestmark = pytest.mark.dataplane
 
@@ -154,9 +155,15 @@ def _ping_loss(cloud, src: str, dst: str, action) -> tuple[int, int]:
 
 def test_restarting_the_ovs_agents_loses_no_ping(cloud, seed):
     def restart():
-        for host in ("compute01", "compute02"):
-            os.kill(cloud.pid(f"agent-ovs@{host}"), signal.SIGTERM)
-        time.sleep(0.3)
+        # `lab up` starts what is not running: wait (bounded) until the old
+        # agents have exited, which takes seconds on a loaded machine.
+        old = [cloud.pid(f"agent-ovs@{host}") for host in ("compute01", "compute02")]
+        for pid in old:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while any(proc.pid_alive(pid) for pid in old) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(proc.pid_alive(pid) for pid in old), "an OVS agent ignored SIGTERM"
         cloud.restart_missing()
 
     sent, received = _ping_loss(cloud, "vm1", seed["leases"]["vm2"], restart)

@@ -26,7 +26,7 @@ import time
 import httpx
 import pytest
 
-from neutrino.lab import node
+from neutrino.lab import instances, node
 from neutrino.linux import proc
 
 pytestmark = pytest.mark.dataplane
@@ -149,7 +149,6 @@ class NorthSouth:
 
     def boot(self, name: str, network: str, host: str, group: dict,
              project: str | None = None) -> None:
-        from neutrino.lab import instances
         self.vms[name] = instances.create(self.cloud.lab, name, network, host=host,
                                           say=lambda text: None, project_id=project)
         self.cloud.update("ports", self.vms[name]["port_id"], security_groups=[group["id"]])
@@ -158,7 +157,6 @@ class NorthSouth:
         self.servers.append(self.spawn_in(name, NAME_SERVER, name))
 
     def spawn_in(self, name: str, script: str, *args: str, **kw) -> subprocess.Popen:
-        from neutrino.lab import instances
         return subprocess.Popen(instances.exec_argv(self.cloud.lab, name, [
             sys.executable, "-c", script, *args]), **kw)
 

@@ -424,3 +424,36 @@ def test_l3_agent_restart_keeps_connections_and_rules(ns):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_floating_ip_answers_only_what_the_group_allows(ns):
+    """Issue 5 beside the seed's mistake: port security stays on; the group decides."""
+    fip, port = address(ns.fips["n1"]), ns.vms["n1"]["port_id"]
+    open_group = ns.cloud.get("ports", port)["security_groups"]
+    only_ssh = ns.post(ns.cloud.api, "security-groups", name="ns-only-ssh")
+    ns.post(ns.cloud.api, "security-group-rules", security_group_id=only_ssh["id"],
+            direction="ingress", ethertype="IPv4", protocol="tcp",
+            port_range_min=PORT, port_range_max=PORT)
+    only_icmp = ns.post(ns.cloud.api, "security-groups", name="ns-only-icmp")
+    ns.post(ns.cloud.api, "security-group-rules", security_group_id=only_icmp["id"],
+            direction="ingress", ethertype="IPv4", protocol="icmp")
+    try:
+        assert ns.cloud.get("ports", port)["port_security_enabled"] is True
+        ns.cloud.update("ports", port, security_groups=[only_ssh["id"]])
+        assert wait_for(lambda: not ns.pinged_from_outside(fip)), "ICMP not in the group"
+        assert wait_for(lambda: ns.reached_from_outside(fip) == "n1"), "TCP 22 is allowed"
+        ns.cloud.update("ports", port, security_groups=[only_icmp["id"]])
+        assert wait_for(lambda: ns.reached_from_outside(fip) == ""), "TCP 22 not in the group"
+        assert wait_for(lambda: ns.pinged_from_outside(fip)), "ICMP is allowed"
+        project = ns.cloud.get("ports", port)["project_id"]
+        default = ns.cloud.api.get("/v2.0/security-groups", params={
+            "name": "default", "project_id": project}).json()["security_groups"]
+        ns.cloud.update("ports", port, security_groups=[default[0]["id"]])
+        assert wait_for(lambda: not ns.pinged_from_outside(fip) and
+                        ns.reached_from_outside(fip) == ""), \
+            "the default group lets in only its own members"
+    finally:
+        ns.cloud.update("ports", port, security_groups=open_group)
+        for group in (only_ssh, only_icmp):
+            ns.cloud.api.delete(f"/v2.0/security-groups/{group['id']}")
+    assert wait_for(lambda: ns.reached_from_outside(fip) == "n1")

@@ -18,10 +18,11 @@ test: setup
 	  $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: setup
-	@$(PY) -m pytest -q -p no:cacheprovider -m "not dataplane" $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -p no:cacheprovider -m "not dataplane and not clients" $(PYTEST_ARGS)
 
 bench: setup
-	@$(PY) bench/api.py
+	@for b in api lab north_south firewall security_groups explain identity; do \
+	  echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	@.venv/bin/neutrino lab down --all 2>/dev/null || true

@@ -67,7 +67,7 @@ def bench_lab_up(rounds: int) -> None:
             times.append(time.monotonic() - t0)
         finally:
             teardown.down(lab)
-    print(f"lab up (controller + 2 computes, server and 4 agents alive): "
+    print(f"lab up (controller + 2 computes, server and 6 agents alive): "
           f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
           f"max {max(times):.2f} s over {rounds} rounds (target <= 10 s)")
 
@@ -174,7 +174,7 @@ def bench_memory_and_throughput() -> None:
         gbits = iperf(vm1["netns"], vm2["netns"], instances.lease(lab, "vm2")["ip"])
         pss, hwm, count = memory_of(teardown.lab_pids(lab))
         print(f"memory of the lab with the demo running ({count} processes: server, redis,"
-              f" 4 agents, 3x ovsdb-server + ovs-vswitchd, dnsmasq, DHCP clients):"
+              f" 6 agents, 3x ovsdb-server + ovs-vswitchd, dnsmasq, metadata proxies, DHCP clients):"
               f" PSS {pss:.0f} MB, sum of peak RSS {hwm:.0f} MB (target <= 400 MB)")
     finally:
         teardown.down(lab)

@@ -125,7 +125,9 @@ class Reconciler:
             self.add_tunnel(tunnel.get("ip_address"))
         self.tunnels_synced = True
 
-    def _fetch_details(self, snap) -> None:
+    def _fetch_details(self, snap) -> set[str]:
+        """Ask the server about plugged ports not known yet; returns the
+        plugged ports this pass knows or asked about."""
         plugged = {p.iface_id for p in desired.device_ports(self.config, snap)}
         for port_id in list(self.devices):
             if port_id not in plugged:
@@ -135,7 +137,7 @@ class Reconciler:
                 del self._previous[port_id]
         missing = sorted((plugged - set(self.devices)) | set(self._previous))
         if not missing:
-            return
+            return plugged
         try:
             answer = self.server.get_devices_details_list(missing) or []
         except Exception as exc:
@@ -143,10 +145,11 @@ class Reconciler:
             for port_id in missing:
                 if port_id in self._previous:
                     self.devices[port_id] = self._previous[port_id]
-            return
+            return plugged
         for details in answer:
             self.devices[details["device"]] = details
             self._previous.pop(details["device"], None)
+        return plugged
 
     def run(self, verify: bool = True) -> PassResult:
         """One pass. ``verify`` dumps every bridge's flows to catch drift;
@@ -157,7 +160,7 @@ class Reconciler:
         if not self._started:
             self._start(snap)
         self._sync_tunnels()
-        self._fetch_details(snap)
+        asked = self._fetch_details(snap)
         want = desired.compute(self.config, snap, self.devices, self.vlans,
                                self.remotes, self.cookie)
         edits = ovsdb_edits(want, snap)
@@ -186,7 +189,11 @@ class Reconciler:
         self.device_count = len(want.bindings)
         unfiltered: set[str] = set()
         if self.firewall is not None:
-            plugged = {p.iface_id for p in desired.device_ports(self.config, snap)}
+            # Ports plugged while this pass ran (seen by the snapshot after the
+            # OVSDB edits, never asked about) are the next pass's: counting them
+            # here would leave the firewall's picture incomplete, and under a
+            # stream of plugs no port would turn ACTIVE until the stream ends.
+            plugged = {p.iface_id for p in desired.device_ports(self.config, snap)} & asked
             unfiltered = self.firewall.sync(plugged, self.devices, verify)
         self._report(want, snap, result, unfiltered)
         return result

@@ -316,3 +316,30 @@ def test_resync_while_the_server_is_down_keeps_spoofing_flows(config, server):
     server.ports[port]["fixed_ips"] = [{"subnet_id": "s", "ip_address": "10.0.0.6"}]
     rec.run()                            # the old details were only a stand-in
     assert any("arp_spa=10.0.0.6" in m for _, m, _ in matches(driver, "br-int", 24))
+
+
+def test_port_plugged_during_a_pass_does_not_hold_back_the_others(config, server, fw):
+    """Instances booted at once: a qvo appearing while the pass runs (seen by
+    the snapshot after the OVSDB edits, not asked about yet) waits for the
+    next pass; the port the pass fetched is filtered and reported up now."""
+    from neutrino.agents.ovs.firewall_hook import FirewallHook
+    driver = RecordingDriver()
+    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
+    rec = Reconciler(config, driver, server, hook)
+    rec.run()
+    net = server.network()
+    first = server.port(net, ip="10.0.0.5")
+    late = server.port(net, ip="10.0.0.6")
+    driver.plug("qvo" + first[:11], first, server.ports[first]["mac_address"])
+    ask = server.get_devices_details_list
+
+    def plug_while_asked(devices):
+        if "qvo" + late[:11] not in driver.snapshot().ports:
+            driver.plug("qvo" + late[:11], late, server.ports[late]["mac_address"])
+        return ask(devices)
+    server.get_devices_details_list = plug_while_asked
+    result = rec.run()
+    assert result.devices_up == [first]
+    assert fw.calls[-1][1] == [first]
+    assert rec.run().devices_up == [late]
+    assert fw.calls[-1][1] == sorted([first, late])

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from neutrino.agents.launch import AgentParser
 from neutrino.errors import NeutrinoError
 
 
@@ -48,14 +49,9 @@ def ovs_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise NeutrinoError(message)
-
-
 def run_ovs(argv: list[str]) -> int:
     parser = ovs_parser()
-    parser.__class__ = _Parser
+    parser.__class__ = AgentParser
     args = parser.parse_args(argv)
     try:
         ipaddress.IPv4Address(args.local_ip)

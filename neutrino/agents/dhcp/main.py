@@ -2,54 +2,23 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import signal
-import socket
 
-from neutrino.errors import NeutrinoError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise NeutrinoError(message)
+from neutrino.agents.launch import agent_parser, prepare, serve
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="neutrino agent dhcp",
-                                     description="DHCP agent: dnsmasq per network, Neutron style")
-    parser.add_argument("--host", default=socket.gethostname(), help="this node's name")
-    parser.add_argument("--transport-url", required=True,
-                        help="memory://, redis+socket:///path, redis://host:port/0, amqp://...")
-    parser.add_argument("--state-dir", required=True, help="where dhcp/<network id>/ files live")
-    parser.add_argument("--integration-bridge", default="br-int")
-    parser.add_argument("--ovsdb", default=None,
-                        help="OVSDB remote for ovs-vsctl (default: its own default socket)")
-    parser.add_argument("--report-interval", type=float, default=5.0)
-    parser.add_argument("--resync-interval", type=float, default=60.0)
-    parser.add_argument("--log-level", default="INFO", type=str.upper,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser = agent_parser("neutrino agent dhcp", "DHCP agent: dnsmasq per network, Neutron style",
+                          state_help="where dhcp/<network id>/ files live")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.report_interval <= 0 or args.resync_interval <= 0:
-        raise NeutrinoError("--report-interval and --resync-interval must be positive")
-    os.makedirs(args.state_dir, exist_ok=True)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prepare(args)
     from neutrino.agents.dhcp.dhcp_agent import DhcpAgent
     from neutrino.agents.dhcp.netns_driver import DhcpDriver
     driver = DhcpDriver(integration_bridge=args.integration_bridge, ovs_db=args.ovsdb)
     agent = DhcpAgent(args.host, args.transport_url, args.state_dir, driver=driver,
                       report_interval=args.report_interval,
                       resync_interval=args.resync_interval)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: agent.request_stop())
-    agent.start()
-    try:
-        agent.wait()
-    finally:
-        agent.stop()
-    return 0
+    return serve(agent)

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 
+from neutrino.agents.launch import AgentParser
 from neutrino.errors import NeutrinoError
 
 LOG = logging.getLogger(__name__)
@@ -17,13 +18,8 @@ AGENT_TYPE = "Metadata agent"
 BINARY = "neutrino-metadata-agent"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise NeutrinoError(message)
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="neutrino agent metadata",
+    parser = AgentParser(prog="neutrino agent metadata",
                      description="metadata service behind the routers' metadata proxies")
     parser.add_argument("--host", default=socket.gethostname(), help="this node's name")
     parser.add_argument("--transport-url", required=True,

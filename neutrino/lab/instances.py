@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -201,17 +202,68 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
     return inst
 
 
+class _ActiveWatch:
+    """Nova's wait for network-vif-plugged, shared by the creates of this
+    process: one thread per lab asks the API for the status of every awaited
+    port in one list request, where each create polled its own port (20
+    creates at once sent the server ~400 requests a second, served beside the
+    agents' calls that make those ports ACTIVE)."""
+
+    INTERVAL = 0.02
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting: dict[str, dict[str, threading.Event]] = {}   # endpoint -> port -> event
+        self._pollers: set[str] = set()
+
+    def wait(self, endpoint: str, port_id: str, timeout: float) -> bool:
+        ready = threading.Event()
+        with self._lock:
+            self._waiting.setdefault(endpoint, {})[port_id] = ready
+            if endpoint not in self._pollers:
+                self._pollers.add(endpoint)
+                threading.Thread(target=self._poll, args=(endpoint,), daemon=True,
+                                 name=f"vif-wait-{endpoint}").start()
+        try:
+            return ready.wait(timeout)
+        finally:
+            with self._lock:
+                ports = self._waiting.get(endpoint, {})
+                if ports.get(port_id) is ready:
+                    del ports[port_id]
+
+    def _poll(self, endpoint: str) -> None:
+        api = LabApi(endpoint)
+        try:
+            while True:
+                with self._lock:
+                    ids = sorted(self._waiting.get(endpoint) or ())
+                    if not ids:
+                        self._pollers.discard(endpoint)
+                        self._waiting.pop(endpoint, None)
+                        return
+                try:
+                    query = urllib.parse.urlencode([("id", p) for p in ids]
+                                                   + [("fields", "id"), ("fields", "status")])
+                    found = (api._call("GET", f"/v2.0/ports?{query}") or {}).get("ports", [])
+                except (NeutrinoError, ValueError):
+                    found = []
+                with self._lock:
+                    ports = self._waiting.get(endpoint) or {}
+                    for port in found:
+                        if port.get("status") == "ACTIVE" and port.get("id") in ports:
+                            ports[port["id"]].set()
+                time.sleep(self.INTERVAL)
+        finally:
+            api.close()
+
+
+_active_watch = _ActiveWatch()
+
+
 def _wait_active(api: LabApi, port_id: str, timeout: float) -> bool:
     """Nova's wait for network-vif-plugged: the agent turned the port ACTIVE."""
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while time.monotonic() < deadline:
-        port = api.port(port_id)
-        if port and port.get("status") == "ACTIVE":
-            return True
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
-    return False
+    return _active_watch.wait(api.endpoint, port_id, timeout)
 
 
 def _start_dhcp_client(lab: Lab, inst: dict) -> int:

@@ -11,24 +11,12 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import secrets
 import shutil
-import threading
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from labkit import FakeNeutron, new_lab
 
 from neutrino.lab import lifecycle, teardown
-from neutrino.lab.layout import Lab
-from neutrino.linux import ip
-
-
-def new_lab(prefix: str = "t") -> Lab:
-    """A lab with a random name whose state lives under /tmp (short socket paths)."""
-    name = f"{prefix}{secrets.token_hex(4)}"
-    return Lab.locate(name, f"/tmp/nlab-{name}")
 
 
 def _quiet(text: str) -> None:
@@ -56,121 +44,6 @@ def lab():
         yield lab
     finally:
         teardown.down(lab)
-
-
-def host_snapshot() -> dict:
-    """Namespaces, root devices and mounts now. Other engineers' tests may run
-    at the same time, so compare only what a lab could have made."""
-    with open("/proc/self/mountinfo") as f:
-        mounts = sorted(line.split()[4] for line in f)
-    return {"netns": set(ip.netns_list()), "links": set(ip.link_list()), "mounts": mounts}
-
-
-LAB_DEVICE_PREFIXES = ("qbr", "qvb", "qvo", "tap", "br-", "eth1", "ovs-netdev", "underlay",
-                       "controller", "compute")
-
-
-def lab_leftovers(lab: Lab, before: dict) -> dict:
-    """What of ``lab`` is on the machine and was not there in ``before``."""
-    now = host_snapshot()
-    return {
-        "netns": sorted(n for n in now["netns"] if n.startswith(lab.netns_prefix)),
-        "links": sorted(d for d in now["links"] - before["links"]
-                        if d.startswith(LAB_DEVICE_PREFIXES)),
-        "mounts": sorted(m for m in now["mounts"]
-                         if m.startswith(lab.state_dir) or lab.netns_prefix in m),
-    }
-
-
-# -- a fake Networking API ---------------------------------------------------------------
-
-class FakeNeutron:
-    """Enough of /v2.0/networks and /v2.0/ports for `instance create/list/delete`."""
-
-    def __init__(self, port: int = 0, on_port_create=None):
-        self.on_port_create = on_port_create
-        self.networks: dict[str, dict] = {}
-        self.ports: dict[str, dict] = {}
-        self.next_ip = 10
-        self.cidr_prefix = "10.50.0."
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, code, body=None):
-                data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                code, body = fake.get(self.path)
-                self._send(code, body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                code, body = fake.post(self.path, json.loads(self.rfile.read(length)))
-                self._send(code, body)
-
-            def do_DELETE(self):
-                code = fake.delete(self.path)
-                self._send(code)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def add_network(self, name: str, mtu: int = 1450) -> dict:
-        net = {"id": str(uuid.uuid4()), "name": name, "mtu": mtu}
-        self.networks[net["id"]] = net
-        return net
-
-    def get(self, path):
-        base, _, query = path.partition("?")
-        parts = base.strip("/").split("/")
-        if parts[:2] == ["v2.0", "networks"]:
-            if len(parts) == 3:
-                net = self.networks.get(parts[2])
-                return (200, {"network": net}) if net else (404, {"NeutronError": {}})
-            name = query.partition("name=")[2]
-            nets = [n for n in self.networks.values() if not name or n["name"] == name]
-            return 200, {"networks": nets}
-        if parts[:2] == ["v2.0", "ports"] and len(parts) == 3:
-            port = self.ports.get(parts[2])
-            return (200, {"port": port}) if port else (404, {"NeutronError": {}})
-        return 404, {"NeutronError": {"message": "not found"}}
-
-    def post(self, path, body):
-        if path.rstrip("/") != "/v2.0/ports":
-            return 404, None
-        want = body["port"]
-        if want["network_id"] not in self.networks:
-            return 404, {"NeutronError": {"message": "network not found"}}
-        if want.get("fixed_ips"):
-            address = want["fixed_ips"][0]["ip_address"]
-        else:
-            address = f"{self.cidr_prefix}{self.next_ip}"
-            self.next_ip += 1
-        port = dict(want, id=str(uuid.uuid4()), status="DOWN",
-                    mac_address="fa:16:3e:%02x:%02x:%02x" % tuple(secrets.token_bytes(3)),
-                    fixed_ips=[{"subnet_id": "s", "ip_address": address}])
-        self.ports[port["id"]] = port
-        if self.on_port_create:
-            self.on_port_create(port)
-        return 201, {"port": port}
-
-    def delete(self, path):
-        port_id = path.rstrip("/").split("/")[-1]
-        return 204 if self.ports.pop(port_id, None) else 404
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import FakeNeutron
+from labkit import FakeNeutron
 from neutrino.errors import NeutrinoError
 from neutrino.lab import instances, lifecycle
 from neutrino.lab.plug import VifNames

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import host_snapshot, lab_leftovers, new_lab
+from labkit import host_snapshot, lab_leftovers, new_lab
 from neutrino.lab import lifecycle, services, teardown
 from neutrino.lab.layout import LABS_DIR
 from neutrino.linux import ip, ovs_daemons, proc

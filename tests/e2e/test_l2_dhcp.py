@@ -199,6 +199,9 @@ def test_ovs_vswitchd_restart_is_repaired(cloud, seed):
     before = cloud.on_node("compute02", "ovs-ofctl", "dump-flows", "br-tun", "--no-stats")
     pid = int(open(os.path.join(rundir, "ovs-vswitchd.pid")).read())
     os.kill(pid, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: on a loaded machine the daemon can
+    # still look alive to `lab up`, which would then not start a new one.
+    assert proc.wait_exit(pid, 10), "ovs-vswitchd outlived SIGKILL"
     cloud.restart_missing()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -1,5 +1,8 @@
 """The L3 agent: router events in, one loop reconciles routers through the driver.
 
+An admin-down router is applied as a disabled plan (see ``router_plan``): its
+ports stay plugged, it routes nothing, its floating IPs go DOWN.
+
 Sources of work, all funnelled into one queue: the ``l3_agent`` fanout
 (``routers_updated`` -> sync those routers, ``router_deleted`` -> that
 router), a gap in its numbering or the periodic timer (full sync), and link
@@ -187,7 +190,7 @@ class L3Agent:
             return
         LOG.debug("sync_routers %s: %d routers in %.0f ms", router_ids or "(all)",
                   len(routers or []), 1000 * (time.monotonic() - started))
-        wanted = {r["id"]: r for r in routers or [] if r.get("admin_state_up", True)}
+        wanted = {r["id"]: r for r in routers or []}
         for router_id, router in wanted.items():
             self._apply(router, full=router_ids is None or router_id in full)
         owned = self.driver.routers()
@@ -210,12 +213,14 @@ class L3Agent:
         except (KeyError, ValueError, TypeError) as exc:
             LOG.error("router %s: unusable router dict: %s", router_id, exc)
             return
+        if not plan.enabled:
+            self.proxies.unwatch(router_id)     # the driver stops it on purpose
         try:
             started = time.monotonic()
             result = self.driver.apply(plan, full=full)
             LOG.info("router %s applied in %.0f ms%s: %s", router_id,
                      1000 * (time.monotonic() - started), " (full)" if full else "", result)
-            pid = self.driver.proxy_pid(router_id)
+            pid = self.driver.proxy_pid(router_id) if plan.enabled else None
             if pid:
                 self.proxies.watch(router_id, pid)
             statuses = {f.id: ACTIVE for f in plan.floating_ips}

@@ -9,6 +9,8 @@ or changed and on full passes; addresses, routes and iptables are diffed on
 every apply. ``node_netns`` is where ovs-vswitchd creates internal ports
 (None: this process's namespace, which is how the agent runs inside a node).
 Routers this driver owns are those with a directory under ``<state>/routers``.
+A disabled plan (admin_state_up false) keeps the namespace and the plugged
+ports with their links down, and stops the metadata proxy.
 """
 from __future__ import annotations
 
@@ -122,14 +124,14 @@ class RouterDriver:
         if ip.netns_exists(namespace):
             ip.link_delete(name, namespace)
 
-    def _wire(self, port: PortPlan, namespace: str, result: Applied) -> None:
+    def _wire(self, port: PortPlan, namespace: str, result: Applied, up: bool = True) -> None:
         if self._plug(port, namespace):
             result.plugged.append(port.name)
         info = ip.link_info(port.name, namespace)
         ip.link_set(port.name, netns=namespace,
                     mac=port.mac if info["mac"] != port.mac else None,
                     mtu=port.mtu if info["mtu"] != port.mtu else None,
-                    up=True if not info["up"] else None)
+                    up=up if bool(info["up"]) != up else None)
         ip.tx_offload_off(port.name, namespace)
 
     # -- namespace contents ---------------------------------------------------
@@ -248,7 +250,7 @@ class RouterDriver:
         last = self._applied.pop(plan.router_id, None)
         full = full or last is None or not ip.netns_exists(plan.namespace)
         os.makedirs(self.router_dir(plan.router_id), exist_ok=True)
-        if full:
+        if full or last.enabled != plan.enabled:
             self._namespace(plan, result)
         wanted = {p.name for p in plan.ports}
         for name in ip.link_list(plan.namespace):
@@ -258,8 +260,8 @@ class RouterDriver:
                 result.unplugged.append(name)
         old_ports = {p.name: p for p in last.ports} if last else {}
         for port in plan.ports:
-            if full or old_ports.get(port.name) != port:
-                self._wire(port, plan.namespace, result)
+            if full or old_ports.get(port.name) != port or last.enabled != plan.enabled:
+                self._wire(port, plan.namespace, result, up=plan.enabled)
         lines = self._iptables_for(plan.router_id, plan.namespace).apply(build_ruleset(plan))
         result.iptables_lines = sum(len(v) for v in lines.values())
         before = {f.floating_ip: f.fixed_ip for f in last.floating_ips} if last else {}
@@ -275,7 +277,10 @@ class RouterDriver:
         for port, added in announce:
             garp.announce(plan.namespace, port.name, port.mac, added, self._stop,
                           rounds=self.garp_rounds)
-        self._proxy(plan, result)
+        if plan.enabled:
+            self._proxy(plan, result)
+        else:
+            self._stop_proxy(plan.router_id)
         self._applied[plan.router_id] = plan
         return result
 

@@ -5,7 +5,8 @@ applies with one iptables-restore. Chains, rules and their order follow the
 reference, section 6.2: address-scope marks for the one "no scope" scope,
 the external ingress mark 0x2, the metadata mark 0x1 and REDIRECT to 9697,
 router-wide SNAT (unless ``enable_snat`` is false) and per floating IP a DNAT
-in PREROUTING and OUTPUT and an SNAT in ``float-snat``.
+in PREROUTING and OUTPUT and an SNAT in ``float-snat``. A disabled router
+(admin_state_up false) keeps only the skeleton.
 """
 from __future__ import annotations
 
@@ -90,6 +91,8 @@ def _floating_ips(rs: Ruleset, plan: RouterPlan) -> None:
 
 def build_ruleset(plan: RouterPlan) -> Ruleset:
     rs = _skeleton()
+    if not plan.enabled:
+        return rs
     _metadata(rs, plan.metadata_port)
     _scope(rs, plan)
     if plan.gateway is not None and plan.gateway_ip:

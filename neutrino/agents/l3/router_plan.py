@@ -3,11 +3,17 @@
 Nothing here touches the node: the driver diffs a ``RouterPlan`` against what
 the namespace holds. Names follow Neutron: ``qrouter-<router id>``,
 ``qr-<port id[:11]>`` per interface, ``qg-<port id[:11]>`` for the gateway.
+
+A router with ``admin_state_up`` false is *disabled*, not removed: its ports
+stay plugged on br-int (so the OVS agent binds them and reports them ACTIVE,
+as Neutron's default back end, ML2/OVN, shows a disabled router's ports), but
+the plan holds no address, route, NAT or floating IP, the links are down,
+forwarding is off and no metadata proxy runs: the router answers nothing.
 """
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 NS_PREFIX = "qrouter-"
 INTERNAL_PREFIX = "qr-"
@@ -66,6 +72,7 @@ class RouterPlan:
     routes: tuple[tuple[str, str], ...] = ()    # extra routes (destination, nexthop)
     floating_ips: tuple[FloatingIp, ...] = ()
     enable_snat: bool = True
+    enabled: bool = True                    # admin_state_up
     metadata_port: int = METADATA_PORT
     sysctls: dict = field(default_factory=lambda: dict(SYSCTLS), compare=False)
 
@@ -144,8 +151,23 @@ def _routes(router: dict) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
+def _disabled(plan: RouterPlan) -> RouterPlan:
+    """The same ports, bare: no address, route, NAT, floating IP; forwarding off."""
+    bare = lambda port: replace(port, cidrs=())     # noqa: E731
+    return RouterPlan(router_id=plan.router_id, namespace=plan.namespace,
+                      internal=tuple(bare(p) for p in plan.internal),
+                      gateway=bare(plan.gateway) if plan.gateway else None,
+                      enable_snat=plan.enable_snat, enabled=False,
+                      sysctls={**SYSCTLS, "net.ipv4.ip_forward": 0})
+
+
 def build_plan(router: dict) -> RouterPlan:
     """The plan for ``router`` (a router dict of ``sync_routers``, Neutron's shape)."""
+    plan = _enabled_plan(router)
+    return plan if router.get("admin_state_up", True) else _disabled(plan)
+
+
+def _enabled_plan(router: dict) -> RouterPlan:
     router_id = router["id"]
     internal = tuple(sorted((_port_plan(p, internal_name(p["id"]))
                              for p in router.get("_interfaces") or []),

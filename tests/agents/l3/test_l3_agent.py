@@ -100,17 +100,21 @@ def test_router_deleted_and_router_missing_from_sync_are_removed(env):
     assert ("remove", "never-had") not in driver.calls
 
 
-def test_admin_down_router_is_removed_and_full_sync_drops_stale(env):
+def test_full_sync_drops_stale_and_admin_down_router_is_applied_disabled(env):
     plugin, driver, agent, notifier = env
     driver.plans["stale-router"] = object()       # left by an earlier run
     agent.start()
     assert agent.synced.wait(5)
     assert ("remove", "stale-router") in driver.calls
+    wait_for(lambda: plugin.statuses and plugin.statuses[-1] == (ROUTER, {FIP: "ACTIVE"}),
+             "ACTIVE")
     plugin.routers[ROUTER]["admin_state_up"] = False
     notifier.notify("l3_agent", "routers_updated", {"router_ids": [ROUTER]})
-    wait_for(lambda: ("remove", ROUTER) in driver.calls, "admin-down removal")
     wait_for(lambda: plugin.statuses and plugin.statuses[-1] == (ROUTER, {FIP: "DOWN"}),
-             "DOWN after removal")
+             "DOWN once disabled")
+    plan = driver.plans[ROUTER]
+    assert not plan.enabled and plan.ports and not plan.floating_ips
+    assert ("remove", ROUTER) not in driver.calls
 
 
 def test_gap_triggers_full_sync(env):

@@ -376,3 +376,45 @@ def test_agent_wires_router_reports_active_survives_vswitchd_restart_and_deletes
         notifier.close()
         for server in servers:
             server.stop()
+
+
+def test_admin_down_router_keeps_its_ports_plugged_and_routes_nothing(lab):
+    """admin_state_up false: ports stay on br-int (links down, no address), no NAT, no
+    proxy, forwarding off; admin_state_up true again restores the router."""
+    router_id = str(uuid.uuid4())
+    r = router(router_id=router_id, gw_port=str(uuid.uuid4()), qr_port=str(uuid.uuid4()),
+               gateway=GW_IP, fips=((FIP_IP, VM1_IP),), ext_gateway=EXT_GW)
+    lab["routers"].append(router_id)
+    upstream = plug(lab, "up", "br-ex", None, f"{EXT_GW}/24")
+    vm1 = plug(lab, "vm1", "br-int", 1, f"{VM1_IP}/24", "10.0.0.1", mtu=1450)
+    driver = RouterDriver(f"{lab['base']}/state",
+                          ovs_db=f"unix:{ovs_daemons.db_sock(lab['rundir'])}",
+                          node_netns=lab["node"])
+    lab["drivers"].append(driver)
+    plan = build_plan(r)
+    driver.apply(plan)
+    tag_router_ports(lab, plan)
+    ns, qr, qg = plan.namespace, plan.internal[0].name, plan.gateway.name
+    assert ping(vm1, "10.0.0.1") and ping(upstream, FIP_IP)
+    proxy_pid = wait_until(lambda: driver.proxy_pid(router_id), 10, "the metadata proxy")
+
+    r["admin_state_up"] = False
+    down = driver.apply(build_plan(r))
+    assert not down.unplugged and not down.proxy_started
+    ports = lab["vsctl"]("list-ports", "br-int").split()
+    assert qr in ports and qg in ports
+    for name in (qr, qg):
+        assert ip.link_exists(name, ns) and not ip.link_info(name, ns)["up"]
+        assert v4(name, ns) == []
+    assert not [x for x in ip.route_list(ns) if x["dst"] == "default"]
+    assert proc.run(["sysctl", "-n", "net.ipv4.ip_forward"], netns=ns).out.strip() == "0"
+    assert "DNAT" not in nat_rules(ns) and "REDIRECT" not in nat_rules(ns)
+    assert not proc.pid_alive(proxy_pid) and driver.proxy_pid(router_id) is None
+    assert not ping(vm1, "10.0.0.1", wait=1) and not ping(upstream, FIP_IP, wait=1)
+
+    r["admin_state_up"] = True
+    up = driver.apply(build_plan(r))
+    assert up.proxy_started and not up.plugged
+    assert v4(qg, ns) == sorted([f"{GW_IP}/24", f"{FIP_IP}/32"])
+    assert ip.link_info(qr, ns)["up"] and ip.link_info(qg, ns)["up"]
+    assert ping(vm1, "10.0.0.1") and ping(upstream, FIP_IP)

@@ -121,3 +121,12 @@ def test_floating_ips_in_the_servers_order():
         "-s 10.0.0.7/32 -j SNAT --to-source 172.24.4.21 --random-fully"]
     assert nat[f"{W}-OUTPUT"] == ["-d 172.24.4.30/32 -j DNAT --to-destination 10.0.0.8",
                                   "-d 172.24.4.21/32 -j DNAT --to-destination 10.0.0.7"]
+
+
+def test_admin_down_router_has_the_skeleton_only():
+    r = router()
+    r["admin_state_up"] = False
+    nat = "\n".join(rules(build_ruleset(build_plan(r)), "nat"))
+    assert "REDIRECT" not in nat and "DNAT" not in nat
+    assert "SNAT" not in nat.replace(f"{W}-float-snat", "")
+    assert "-j MARK" not in "\n".join(rules(build_ruleset(build_plan(r)), "mangle"))

@@ -44,3 +44,15 @@ def test_enable_snat_from_gateway_info_when_top_level_missing():
     r = router(enable_snat=False)
     del r["enable_snat"]
     assert build_plan(r).enable_snat is False
+
+
+def test_admin_down_router_keeps_its_ports_bare_and_forwards_nothing():
+    r = router(routes=[("10.9.0.0/16", "10.0.0.254")])
+    r["admin_state_up"] = False
+    plan = build_plan(r)
+    assert not plan.enabled
+    assert [p.name for p in plan.ports] == ["qr-4742c3a4-a5", "qg-1270ddd4-bb"]
+    assert all(p.cidrs == () for p in plan.ports) and plan.gateway_cidrs == ()
+    assert plan.floating_ips == () and plan.routes == () and plan.default_gateway is None
+    assert plan.gateway_ip is None and plan.sysctls["net.ipv4.ip_forward"] == 0
+    assert build_plan(router()).enabled

@@ -15,6 +15,9 @@ class Attr:
     filter: Callable[[str], Any] | None = str
     """Converts one query-string value for filtering; None: not filterable."""
     sortable: bool = True
+    visible: bool = True
+    """False: a filter only, never in a body (a subnet's ``shared``, its network's); the
+    plugin applies such filters itself, the API layer cannot see them in the items."""
 
 
 @dataclass

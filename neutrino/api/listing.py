@@ -91,9 +91,11 @@ def _dict_matches(item: dict, wanted) -> bool:
     return str(item.get(key)) == val
 
 
-def apply_filters(items: list[dict], q: ListQuery) -> list[dict]:
+def apply_filters(items: list[dict], q: ListQuery, spec: ResourceSpec | None = None) -> list[dict]:
     out = items
     for attr, wanted in q.filters.items():
+        if spec is not None and not spec.attributes[attr].visible:
+            continue        # the plugin's to apply
         out = [i for i in out if attr in i and _matches(i[attr], wanted)]
     for kind, tags in q.tags.items():
         wanted = set(tags)

@@ -135,7 +135,7 @@ class Collection:
                     del q.filters[attr]
         items = await run_in_threadpool(getattr(self.plugin, f"get_{self.spec.plural}"),
                                         ctx, q.filters)
-        items = listing.apply_sort(listing.apply_filters(items, q), q)
+        items = listing.apply_sort(listing.apply_filters(items, q, self.spec), q)
         body = {}
         if q.limit or q.marker:
             items, has_next, has_previous = listing.paginate(items, q)

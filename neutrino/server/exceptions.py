@@ -79,6 +79,10 @@ class Conflict(NeutronException):
     message = "A conflict occurred."
 
 
+class NetworkMTUSubnetConflict(Conflict):
+    message = "MTU of {net_id} is not valid, subnet requires a minimum of {mtu}"
+
+
 class InUse(Conflict):
     message = "The resource is in use."
 

@@ -11,7 +11,7 @@ from neutrino.server.notify import DHCP_AGENT, NETWORK_DELETE, NETWORK_UPDATE
 AUTO_DELETE_PORT_OWNERS = ("network:dhcp",)
 """Ports a network deletion removes with it; any other port makes it NetworkInUse."""
 
-MIN_MTU = 68
+IPV4_MIN_MTU, IPV6_MIN_MTU = 68, 1280
 PROVIDER_ATTRS = ("provider:network_type", "provider:physical_network",
                   "provider:segmentation_id")
 NETWORK_COLUMNS = {
@@ -45,8 +45,18 @@ class NetworksMixin:
         limit = segments.max_mtu(self.options, network_type)
         if mtu > limit:
             raise exc.InvalidInput(error_message=f"Requested MTU is too big, maximum is {limit}")
-        if mtu < MIN_MTU:
-            raise exc.InvalidInput(error_message=f"Requested MTU is too small, minimum is {MIN_MTU}")
+
+    @staticmethod
+    def _check_mtu_fits_subnets(net_id: str, mtu: int, versions) -> None:
+        """As Neutron: any MTU is a valid network MTU, but a subnet needs 68 (IPv4) or
+        1280 (IPv6): a network with subnets cannot go below, nor get one when below."""
+        versions = set(versions)
+        if not mtu or mtu >= IPV6_MIN_MTU or not versions:
+            return
+        if mtu < IPV4_MIN_MTU:
+            raise exc.NetworkMTUSubnetConflict(net_id=net_id, mtu=IPV4_MIN_MTU)
+        if 6 in versions:
+            raise exc.NetworkMTUSubnetConflict(net_id=net_id, mtu=IPV6_MIN_MTU)
 
     def create_network(self, ctx, data: dict) -> dict:
         return self._write(lambda tx: self._create_network(tx, ctx, data), self._network_view)
@@ -105,6 +115,8 @@ class NetworksMixin:
                         error_message="Plugin does not support updating provider attributes")
             if "mtu" in data:
                 self._check_mtu(net.network_type, data["mtu"])
+                self._check_mtu_fits_subnets(net.id, data["mtu"],
+                                             (s.ip_version for s in net.subnets))
             changed = False
             for attr, column in UPDATABLE.items():
                 if attr in data and getattr(net, column) != data[attr]:

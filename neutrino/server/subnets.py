@@ -3,7 +3,7 @@ import ipaddress
 
 from sqlalchemy import select
 
-from neutrino.db.models import IPAllocation, Port, Subnet, new_id
+from neutrino.db.models import IPAllocation, Network, Port, Subnet, new_id
 from neutrino.server import exceptions as exc
 from neutrino.server import ipam, policy, views
 from neutrino.server.events import PRECOMMIT_CREATE, PRECOMMIT_DELETE, PRECOMMIT_UPDATE
@@ -38,6 +38,7 @@ class SubnetsMixin:
         policy.check_use_network(ctx, net, "subnet")
         project_id = policy.check_project(ctx, data.get("project_id"))
         version = data.get("ip_version", 4)
+        self._check_mtu_fits_subnets(net.id, net.mtu, [version])
         cidr = ipaddress.ip_network(data["cidr"])
         if cidr.version != version:
             raise exc.InvalidInput(
@@ -122,6 +123,9 @@ class SubnetsMixin:
         if clause is not None:
             query = query.where(clause)
         query = self._pushdown(query, filters, SUBNET_COLUMNS)
+        shared = (filters or {}).get("shared")
+        if shared:      # Neutron's filter-only attribute: the network's ``shared``
+            query = query.where(Subnet.network.has(Network.shared.in_(shared)))
         with self._read() as session:
             return [views.subnet_dict(s) for s in session.scalars(query)]
 

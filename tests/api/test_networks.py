@@ -137,3 +137,25 @@ def test_if_match_revision(api):
     r = api.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "x"}},
                 headers={"If-Match": "revision_number=0"})
     assert r.status_code == 200 and r.json()["network"]["revision_number"] == 1
+
+
+def test_mtu_below_a_subnets_minimum_is_a_conflict_as_in_neutron(api):
+    tiny = api.create("network", mtu=67)
+    assert tiny["mtu"] == 67
+    r = api.post("/v2.0/subnets", {"subnet": {"network_id": tiny["id"], "cidr": "10.0.0.0/24",
+                                              "ip_version": 4}})
+    assert r.status_code == 409
+    assert r.json()["NeutronError"]["type"] == "NetworkMTUSubnetConflict"
+    assert api.get("/v2.0/subnets").json()["subnets"] == []
+
+    net = api.create("network", mtu=1280)
+    api.create("subnet", network_id=net["id"], cidr="10.0.1.0/24", ip_version=4)
+    r = api.put(f"/v2.0/networks/{net['id']}", {"network": {"mtu": 67}})
+    assert r.status_code == 409
+    assert r.json()["NeutronError"]["type"] == "NetworkMTUSubnetConflict"
+    api.create("subnet", network_id=net["id"], cidr="2001:db8::/64", ip_version=6)
+    r = api.put(f"/v2.0/networks/{net['id']}", {"network": {"mtu": 1279}})
+    assert r.status_code == 409
+    assert api.get(f"/v2.0/networks/{net['id']}").json()["network"]["mtu"] == 1280
+    r = api.put(f"/v2.0/networks/{tiny['id']}", {"network": {"mtu": 60}})
+    assert r.status_code == 200                 # no subnet: any MTU

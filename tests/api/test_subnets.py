@@ -161,3 +161,21 @@ def test_update_subnet(api, net):
     assert got["revision_number"] == 1
     r = api.put(f"/v2.0/subnets/{sub['id']}", {"subnet": {"cidr": "10.1.0.0/24"}})
     assert r.status_code == 400
+
+
+def test_shared_filter_follows_the_network_and_is_not_an_attribute(api, net):
+    public = api.create("network", name="shared-net", shared=True)
+    mine = api.create("subnet", network_id=net["id"], cidr="10.0.0.0/24", ip_version=4)
+    shared = api.create("subnet", network_id=public["id"], cidr="10.0.1.0/24", ip_version=4)
+    assert "shared" not in shared
+    ids = lambda client, value: [s["id"] for s in client.get(          # noqa: E731
+        "/v2.0/subnets", params={"shared": value}).json()["subnets"]]
+    assert ids(api, "True") == [shared["id"]]
+    assert ids(api, "false") == [mine["id"]]
+    demo = api.as_project("demo")
+    assert ids(demo, "true") == [shared["id"]]
+    assert ids(demo, "false") == []
+    r = api.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.0.2.0/24",
+                                              "ip_version": 4, "shared": True}})
+    assert r.status_code == 400
+    assert api.get("/v2.0/subnets", params={"shared": "maybe"}).status_code == 400

@@ -49,6 +49,7 @@ SUBNET = ResourceSpec(
           Attr("ipv6_address_mode", v.nullable(v.one_of(*IPV6_MODES)), allow_post=True),
           Attr("subnetpool_id", v.nullable(v.uuid_str)),
           Attr("segment_id"),
+          Attr("shared", filter=BOOL_FILTER, sortable=False, visible=False),
           Attr("service_types", v.list_of(v.string(255)), allow_post=True, sortable=False)))
 
 PORT = ResourceSpec(

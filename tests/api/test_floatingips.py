@@ -197,10 +197,9 @@ def test_interfaces_and_gateway_kept_while_floating_ips_need_them(api, public):
     assert r.status_code == 200
     r = api.put(f"/v2.0/routers/{router['id']}", {"router": {"external_gateway_info": {}}})
     assert r.status_code == 200
-    error(api.delete(f"/v2.0/networks/{net['id']}"), 409, "NetworkInUse")
-    api.delete(f"/v2.0/floatingips/{fip['id']}")
     assert api.delete(f"/v2.0/routers/{router['id']}").status_code == 204
     assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
+    assert api.get(f"/v2.0/floatingips/{fip['id']}").status_code == 404   # went with it
 
 
 def test_projects(api, public):
@@ -350,3 +349,23 @@ def test_empty_update_clears_the_association(api, public):
     assert r.status_code == 200
     assert r.json()["floatingip"]["port_id"] is None
     assert r.json()["floatingip"]["description"] == "d2"
+
+
+def test_deleting_the_external_network_deletes_its_unassociated_floating_ips(api, public):
+    net, sub = public
+    free = api.create("floatingip", floating_network_id=net["id"])
+    assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
+    assert api.get(f"/v2.0/floatingips/{free['id']}").status_code == 404
+    assert api.get(f"/v2.0/subnets/{sub['id']}").status_code == 404
+    assert api.get("/v2.0/ports").json()["ports"] == []
+
+
+def test_an_associated_floating_ip_keeps_its_external_network_in_use(api, public):
+    net, _ = public
+    _, tnet, _, _ = tenant(api, "admin", "10.11.11.0/24", net)
+    vm = api.create("port", network_id=tnet["id"], device_id="vm1", device_owner="compute:nova")
+    fip = api.create("floatingip", floating_network_id=net["id"], port_id=vm["id"])
+    free = api.create("floatingip", floating_network_id=net["id"])
+    error(api.delete(f"/v2.0/networks/{net['id']}"), 409, "NetworkInUse")
+    assert api.get(f"/v2.0/floatingips/{fip['id']}").status_code == 200
+    assert api.get(f"/v2.0/floatingips/{free['id']}").status_code == 200   # rolled back

@@ -19,6 +19,7 @@ class CoreHooksMixin:
         registry.subscribe("port", PRECOMMIT_DELETE, self._on_port_delete)
         registry.subscribe("port", PRECOMMIT_UPDATE, self._on_port_update)
         registry.subscribe("network", PRECOMMIT_UPDATE, self._on_network_update)
+        registry.subscribe("network", PRECOMMIT_DELETE, self._on_network_delete)
         registry.subscribe("subnet", PRECOMMIT_UPDATE, self._on_subnet_update)
 
     def _on_port_delete(self, tx, port: Port, **_kwargs) -> None:
@@ -63,6 +64,20 @@ class CoreHooksMixin:
                 Port.network_id == network.id, Port.device_owner == ROUTER_GATEWAY))
             if in_use:
                 raise l3_exc.ExternalNetworkInUse(net_id=network.id)
+
+    def _on_network_delete(self, tx, network, **_kwargs) -> None:
+        """As Neutron: an external network's unassociated floating IPs go with it (an
+        associated one keeps its port, so the network stays in use)."""
+        session = tx.session
+        for fip in session.scalars(select(FloatingIP).where(
+                FloatingIP.floating_network_id == network.id,
+                FloatingIP.fixed_port_id.is_(None))).all():
+            port = session.get(Port, fip.floating_port_id)
+            session.delete(fip)
+            session.flush()
+            if port is not None:
+                self._delete_port(tx, port)
+        session.flush()
 
     def _on_subnet_update(self, tx, subnet, request: dict, **_kwargs) -> None:
         """A router interface holds the gateway address: the gateway cannot move away.

@@ -160,6 +160,9 @@ class SecurityGroupsMixin:
         session.flush()
         self.registry.publish("security_group", PRECOMMIT_CREATE, context=ctx, tx=tx,
                               security_group=group, request=data)
+        if group.rules:     # as Neutron: the group's own egress rules count against the quota
+            self.registry.publish("security_group_rule", PRECOMMIT_CREATE, context=ctx, tx=tx,
+                                  security_group_rule=group.rules[0], request={})
         return group
 
     def get_security_group(self, ctx, sg_id: str) -> dict:

@@ -552,3 +552,14 @@ def test_quotas_count_groups_and_rules(api, alice):
     r = add_rule(alice, web["id"], status=409, protocol="udp")
     assert error_type(r) == "OverQuota"
     assert len(alice.get(RULES).json()["security_group_rules"]) == 7
+
+
+def test_a_new_groups_own_rules_need_rule_quota(api, alice):
+    groups(alice)                                   # the default group and its rules
+    r = api.put("/v2.0/quotas/alice", {"quota": {"security_group_rule": 0}})
+    assert r.status_code == 200, r.text
+    r = alice.post(SG, {"security_group": {"name": "no-room"}})
+    assert r.status_code == 409 and error_type(r) == "OverQuota"
+    assert [g["name"] for g in groups(alice)] == ["default"]
+    api.put("/v2.0/quotas/alice", {"quota": {"security_group_rule": -1}})
+    assert new_group(alice)["security_group_rules"]

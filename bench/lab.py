@@ -104,8 +104,8 @@ def report(kind: str, rows: list[dict]) -> None:
 def bench_instances(count: int) -> None:
     lab = new_lab()
     try:
-        info = lifecycle.up(lab, computes=2, say=quiet)
-        api = LabApi(info["endpoint"])
+        lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi.for_lab(lab)
         net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
         api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
                                                        "cidr": "10.20.0.0/22", "ip_version": 4}})
@@ -159,8 +159,8 @@ def iperf(client_ns: str, server_ns: str, address: str) -> float:
 def bench_memory_and_throughput() -> None:
     lab = new_lab()
     try:
-        info = lifecycle.up(lab, computes=2, say=quiet)
-        api = LabApi(info["endpoint"])
+        lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi.for_lab(lab)
         net = api._call("POST", "/v2.0/networks", {"network": {"name": "private"}})["network"]
         api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
                                                        "cidr": "10.11.11.0/24", "ip_version": 4}})

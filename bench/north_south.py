@@ -24,7 +24,7 @@ import httpx
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from neutrino.lab import instances, lifecycle, teardown  # noqa: E402
+from neutrino.lab import accounts, instances, lifecycle, teardown  # noqa: E402
 from neutrino.lab.layout import Lab  # noqa: E402
 
 OUTSIDE = "203.0.113.10"
@@ -52,7 +52,8 @@ def until(probe, timeout: float = 30) -> float | None:
 class Bench:
     def __init__(self, lab: Lab, info: dict):
         self.lab = lab
-        self.api = httpx.Client(base_url=info["endpoint"], timeout=30)
+        self.api = httpx.Client(base_url=info["endpoint"], timeout=30,
+                                auth=accounts.credentials(lab, "admin"))
 
     def post(self, collection: str, **body) -> dict:
         singular = collection[:-1].replace("-", "_")

@@ -173,8 +173,8 @@ def bench_throughput(extra: int) -> None:
     name = f"bs{secrets.token_hex(3)}"
     lab = Lab.locate(name, f"/tmp/nlab-{name}")
     try:
-        info = lifecycle.up(lab, computes=2, say=quiet)
-        api = LabApi(info["endpoint"])
+        lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi.for_lab(lab)
         net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
         api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
                                                        "cidr": "10.20.0.0/22", "ip_version": 4}})

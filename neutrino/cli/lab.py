@@ -1,4 +1,4 @@
-"""``neutrino lab up|down|status|exec``: a whole cloud on this machine."""
+"""``neutrino lab up|down|status|exec|openrc``: a whole cloud on this machine."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,10 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="nodes, daemons, agents")
     _lab_args(p)
     p.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    p = sub.add_parser("openrc", help="DevStack's `export OS_...` lines for admin or demo "
+                                      '(eval "$(neutrino lab openrc demo)")')
+    _lab_args(p)
+    p.add_argument("user", help="admin or demo")
     p = sub.add_parser("exec", help="run a command on a node (a shell without one)")
     _lab_args(p)
     p.add_argument("node")
@@ -73,6 +77,10 @@ def main(argv: list[str]) -> int:
         return _down(lab, args.all)
     if args.action == "status":
         return _status(lab, args.format)
+    if args.action == "openrc":
+        from neutrino.lab import accounts
+        print(accounts.openrc(lab, args.user), end="")
+        return 0
     if args.action in ("break", "heal"):
         from neutrino.diagnose import faults
         return faults.run_cli(lab, args)
@@ -98,7 +106,8 @@ def _status(lab: Lab, fmt: str) -> int:
     if fmt == "json":
         print(json.dumps(st, indent=1))
         return 0
-    print(f"lab {st['name']}  endpoint {st['endpoint']}  state {st['state_dir']}")
+    print(f"lab {st['name']}  endpoint {st['endpoint']}  identity {st['identity_url']}  "
+          f"state {st['state_dir']}")
     print("nodes:")
     for n in st["nodes"]:
         def word(pid):

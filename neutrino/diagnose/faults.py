@@ -79,7 +79,7 @@ def _instance(lab: Lab, target: str | None) -> dict:
 
 
 def _api(lab: Lab) -> DiagnoseApi:
-    return DiagnoseApi(lifecycle.endpoint(lab), timeout=10)
+    return DiagnoseApi.for_lab(lab, timeout=10)
 
 
 def _stop_agent(lab: Lab, node: str, kind: str) -> None:

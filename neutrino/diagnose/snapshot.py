@@ -315,7 +315,7 @@ def read_instances(lab: Lab) -> dict[str, Instance]:
 
 def _read_api(lab: Lab, snap: Snapshot) -> None:
     try:
-        api = DiagnoseApi(lifecycle.endpoint(lab), timeout=3)
+        api = DiagnoseApi.for_lab(lab, timeout=3)
     except NeutrinoError as exc:
         snap.api_error = str(exc)
         return

@@ -42,7 +42,8 @@ def openrc(identity_url: str, user: str, password: str, project: str | None = No
     """The ``export OS_...`` lines of DevStack's openrc for this user."""
     values = {"OS_AUTH_URL": identity_url, "OS_IDENTITY_API_VERSION": "3",
               "OS_AUTH_TYPE": "password", "OS_USERNAME": user, "OS_PASSWORD": password,
-              "OS_PROJECT_NAME": project or user, "OS_USER_DOMAIN_NAME": "Default",
+              "OS_PROJECT_NAME": project or user, "OS_USER_DOMAIN_ID": "default",
+              "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_ID": "default",
               "OS_PROJECT_DOMAIN_NAME": "Default", "OS_REGION_NAME": region,
               "OS_INTERFACE": "public"}
     return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())

@@ -1,7 +1,9 @@
 """A small client of the lab's Networking API (what Nova would call).
 
 Plain http.client: it imports in milliseconds, where httpx with its TLS set-up
-costs a third of a second on every ``instance create``.
+costs a third of a second on every ``instance create``. The lab's API wants a
+Keystone token: ``LabApi.for_lab(lab)`` signs in as the lab's admin (see
+``accounts``), and a refused token (401) is renewed once.
 """
 from __future__ import annotations
 
@@ -10,16 +12,39 @@ import json
 import urllib.parse
 
 from neutrino.errors import NeutrinoError
+from neutrino.lab.accounts import Credentials, credentials
+from neutrino.lab.info import endpoint as lab_endpoint
+from neutrino.lab.layout import Lab
 
 
 class LabApi:
-    def __init__(self, endpoint: str, timeout: float = 10):
+    # Credentials per endpoint, as ``for_lab`` found them: ``for_endpoint``
+    # gives another thread of this process a client with the same token.
+    _known: dict[str, Credentials] = {}
+
+    @classmethod
+    def for_lab(cls, lab: Lab, user: str = "admin", timeout: float = 10):
+        """A client of ``lab``'s API signed in as ``user`` (default the admin)."""
+        url = lab_endpoint(lab)
+        creds = credentials(lab, user)
+        if user == "admin":
+            cls._known[url] = creds
+        return cls(url, timeout=timeout, credentials=creds)
+
+    @classmethod
+    def for_endpoint(cls, endpoint: str, timeout: float = 10):
+        """A client of an API that ``for_lab`` met in this process, with its admin token."""
+        return cls(endpoint, timeout=timeout, credentials=cls._known.get(endpoint.rstrip("/")))
+
+    def __init__(self, endpoint: str, timeout: float = 10,
+                 credentials: Credentials | None = None):
         self.endpoint = endpoint.rstrip("/")
         url = urllib.parse.urlsplit(self.endpoint)
         if url.scheme != "http" or not url.hostname:
             raise NeutrinoError(f"bad lab endpoint {endpoint!r}")
         self.host, self.tcp_port = url.hostname, url.port or 80
         self.timeout = timeout
+        self.credentials = credentials
         self.conn: http.client.HTTPConnection | None = None
 
     def close(self) -> None:
@@ -28,8 +53,17 @@ class LabApi:
             self.conn = None
 
     def _request(self, method: str, path: str, body: dict | None, timeout: float | None):
+        status, raw = self._send(method, path, body, timeout, renew=False)
+        if status == 401 and self.credentials is not None:
+            status, raw = self._send(method, path, body, timeout, renew=True)
+        return status, raw
+
+    def _send(self, method: str, path: str, body: dict | None, timeout: float | None,
+              renew: bool):
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"X-Auth-Token": "lab", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        if self.credentials is not None:
+            headers["X-Auth-Token"] = self.credentials.token(renew=renew, timeout=timeout)
         if data is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (1, 2):

@@ -66,9 +66,12 @@ class Demo:
         print(out.stdout, end="")
         if out.returncode != 0:
             raise SystemExit("demo: `neutrino lab up` failed")
-        match = re.search(r"(http://127\.0\.0\.1:\d+)", out.stdout)
-        endpoint = match.group(1) if match else "http://127.0.0.1:9696"
-        self.api = httpx.Client(base_url=endpoint, timeout=10)
+        from neutrino.lab import accounts, info
+        from neutrino.lab.layout import Lab
+        lab = Lab.locate(self.lab_args[1] if self.lab_args else None)
+        # The cloud's admin, as DevStack's `source openrc admin admin`.
+        self.api = httpx.Client(base_url=info.endpoint(lab), timeout=10,
+                                auth=accounts.credentials(lab, "admin"))
 
     def find_or_create(self, collection: str, name: str, body: dict) -> dict:
         singular = collection[:-1]
@@ -292,6 +295,8 @@ class Demo:
             self.say(f"{len(self.failures)} check(s) failed: " + "; ".join(self.failures))
         else:
             self.say("all checks passed")
+        print(f"OpenStack CLI: eval \"$(.venv/bin/neutrino lab openrc demo{name})\"; "
+              "openstack network list   (or OS_CLOUD=neutrino-demo, see lab up)")
         print(f"Explore: .venv/bin/neutrino lab exec{name} compute01   "
               f"(a shell on the node), .venv/bin/neutrino instance exec{name} vm1 -- ip a")
         print(f"Tear down: .venv/bin/neutrino lab down{name}")

@@ -151,7 +151,7 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
            fixed_ip: str | None = None, vif_timeout: float = 10, say=print,
            project_id: str | None = None) -> dict:
     """Boot ``name``; its port belongs to ``project_id`` when given (as Nova
-    creates it in the instance's project), else to the API's default project."""
+    creates it in the instance's project), else to the lab admin's project."""
     check_instance_name(name)
     info = lifecycle.read_info(lab)
     if not info:
@@ -159,6 +159,7 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
     nodes = info["nodes"]
     if host is not None and host not in nodes:
         raise NeutrinoError(f"lab {lab.name} has no node {host!r} (nodes: {', '.join(nodes)})")
+    api = LabApi.for_lab(lab)
     os.makedirs(_dir(lab), exist_ok=True)
     with _placement:
         try:
@@ -170,7 +171,6 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
         inst = {"name": name, "id": str(uuid.uuid4()), "host": host,
                 "netns": lab.instance_netns(name), "port_id": None, "pid": None}
         _save(lab, inst)
-    api = LabApi(info["endpoint"])
     try:
         net = api.network(network)
         body = {"network_id": net["id"], "name": name, "device_owner": "compute:nova",
@@ -233,7 +233,7 @@ class _ActiveWatch:
                     del ports[port_id]
 
     def _poll(self, endpoint: str) -> None:
-        api = LabApi(endpoint)
+        api = LabApi.for_endpoint(endpoint)
         try:
             while True:
                 with self._lock:
@@ -310,7 +310,7 @@ def _destroy(lab: Lab, inst: dict, api: LabApi | None) -> None:
 
 def delete(lab: Lab, name: str) -> None:
     inst = load(lab, name)
-    api = LabApi(lifecycle.endpoint(lab))
+    api = LabApi.for_lab(lab)
     try:
         _destroy(lab, inst, api)
     finally:
@@ -319,7 +319,7 @@ def delete(lab: Lab, name: str) -> None:
 
 def listing(lab: Lab) -> list[dict]:
     """name, host, port, ips, status (the port's, from the API), lease."""
-    api = LabApi(lifecycle.endpoint(lab), timeout=3)
+    api = LabApi.for_lab(lab, timeout=3)
     rows = []
     try:
         for inst in all_instances(lab):

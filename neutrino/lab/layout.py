@@ -23,6 +23,7 @@ from neutrino.errors import NeutrinoError
 LABS_DIR = "/var/lib/neutrino/labs"
 DEFAULT_LAB = "default"
 DEFAULT_PORT = 9696
+DEFAULT_IDENTITY_PORT = 5000
 PREFIX = "nlab"
 UNDERLAY_CIDR = ipaddress.ip_network("10.168.7.0/24")
 CONTROLLER_HOST_NUMBER = 10
@@ -148,6 +149,18 @@ class Lab:
     @property
     def status_file(self) -> str:
         return self.path("lab.json")
+
+    # accounts (mode 0700 directory, 0600 files) -----------------------------------
+    @property
+    def auth_dir(self) -> str:
+        return self.path("auth")
+
+    @property
+    def passwords_file(self) -> str:
+        return self.path("auth", "passwords.json")
+
+    def token_file(self, user: str) -> str:
+        return self.path("auth", f"token-{user}.json")
 
 
 def lab_name_of_netns(netns_name: str) -> str | None:

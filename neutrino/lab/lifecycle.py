@@ -6,7 +6,6 @@ half-built lab and does nothing on a running one. Nodes come up in parallel
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -14,35 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab import node as lab_node
-from neutrino.lab import services, upstream
+from neutrino.lab import accounts, services, upstream
 from neutrino.lab.api import LabApi
+from neutrino.lab.info import identity_url_of, read_info, write_info
 from neutrino.lab.layout import LABS_DIR, Lab, node_names, tunnel_ip
 from neutrino.linux import ip, netns, ovs_daemons
 
 AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent", "l3": "L3 agent",
                "metadata": "Metadata agent"}
-
-
-def read_info(lab: Lab) -> dict:
-    try:
-        with open(lab.status_file) as f:
-            return json.load(f)
-    except (FileNotFoundError, ValueError):
-        return {}
-
-
-def write_info(lab: Lab, info: dict) -> None:
-    tmp = lab.status_file + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(info, f, indent=1, sort_keys=True)
-    os.replace(tmp, lab.status_file)
-
-
-def endpoint(lab: Lab) -> str:
-    info = read_info(lab)
-    if not info.get("port"):
-        raise NeutrinoError(f"lab {lab.name} is not up (no {lab.status_file})")
-    return f"http://127.0.0.1:{info['port']}"
 
 
 def _register(lab: Lab) -> None:
@@ -82,18 +60,26 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
     _register(lab)
     step(f"lab {lab.name}: state in {lab.state_dir}, nodes {', '.join(nodes)}")
     port = info.get("port") or services.pick_port(lab)
+    noauth_server = "identity_port" not in info    # a lab made before identity was on
+    identity_port = info.get("identity_port") or services.pick_port(lab, identity=True)
     info = {"name": lab.name, "state_dir": lab.state_dir, "nodes": nodes, "port": port,
-            "endpoint": f"http://127.0.0.1:{port}", "server": server, "agents": agents}
+            "endpoint": f"http://127.0.0.1:{port}", "identity_port": identity_port,
+            "identity_url": identity_url_of(identity_port), "server": server,
+            "agents": agents}
     write_info(lab, info)
+    passwords = accounts.ensure_passwords(lab)
     pids = services.read_pids(lab)
+    if noauth_server and services.alive(pids, "server"):
+        services.stop(pids, "server")
+        step("server without identity stopped: it restarts with Keystone on")
 
     new_redis = not services.alive(pids, "redis")
     if new_redis:
         pids["redis"] = services.start_redis(lab)
     if server and not services.alive(pids, "server"):
         # The server starts while redis and the nodes come up: it is the slowest.
-        pids["server"] = services.start_server(lab, port)
-        step(f"server starting on 127.0.0.1:{port}")
+        pids["server"] = services.start_server(lab, port, identity_port, passwords)
+        step(f"server starting on 127.0.0.1:{port}, identity on {info['identity_url']}")
     services.write_pids(lab, pids)
     netns.make_private_mount(lab.path("ns"))
     lab_node.ensure_underlay(lab)
@@ -130,9 +116,9 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
             started_here.update(started)
     services.write_pids(lab, pids)
 
-    write_clouds_yaml(lab, info["endpoint"])
+    accounts.write_clouds_yaml(lab, info["identity_url"], passwords)
     if server:
-        api = LabApi(info["endpoint"])
+        api = LabApi.for_lab(lab)
         try:
             services.wait_for(lambda: api.answers() or _died(pids, "server", lab), timeout,
                               f"the server at {info['endpoint']}")
@@ -148,7 +134,9 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
         finally:
             api.close()
     step(f"lab {lab.name} is up: endpoint {info['endpoint']}")
-    step(f"clouds.yaml: export OS_CLIENT_CONFIG_FILE={lab.clouds_yaml} OS_CLOUD=neutrino")
+    step(f"clouds.yaml: export OS_CLIENT_CONFIG_FILE={lab.clouds_yaml} "
+         "OS_CLOUD=neutrino-demo (or neutrino-admin); or eval \"$(neutrino lab openrc demo"
+         + ("" if lab.is_default else f" --name {lab.name}") + ')"')
     return info
 
 
@@ -192,14 +180,6 @@ def missing_agents(api: LabApi, want: set[tuple[str, str]]) -> set[tuple[str, st
     return want - seen
 
 
-def write_clouds_yaml(lab: Lab, url: str) -> None:
-    with open(lab.clouds_yaml, "w") as f:
-        f.write("clouds:\n"
-                "  neutrino:\n"
-                "    auth_type: none\n"
-                f"    network_endpoint_override: {url}/\n")
-
-
 def status(lab: Lab) -> dict:
     """Nodes, daemons (alive or dead) and agents as the API reports them."""
     info = read_info(lab)
@@ -217,17 +197,20 @@ def status(lab: Lab) -> dict:
                       "ovsdb-server": ovs["ovsdb-server"], "ovs-vswitchd": ovs["ovs-vswitchd"]})
     agents = None
     if info.get("server"):
-        api = LabApi(info["endpoint"], timeout=3)
+        api = None
         try:
+            api = LabApi.for_lab(lab, timeout=3)
             agents = [{"host": a.get("host"), "agent_type": a.get("agent_type"),
                        "alive": a.get("alive"), "heartbeat": a.get("heartbeat_timestamp")}
                       for a in api.agents()]
         except NeutrinoError as exc:
             agents = str(exc)
         finally:
-            api.close()
+            if api is not None:
+                api.close()
     outside = {"netns": lab.netns(upstream.NAME), "gateway": upstream.GATEWAY_CIDR,
                "internet_host": upstream.INTERNET_HOST,
                "up": ip.netns_exists(lab.netns(upstream.NAME))}
     return {"name": lab.name, "state_dir": lab.state_dir, "endpoint": info["endpoint"],
+            "identity_url": info.get("identity_url"),
             "nodes": nodes, "upstream": outside, "daemons": daemons, "agents": agents}

@@ -9,8 +9,8 @@ import time
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab import node as lab_node
-from neutrino.lab.layout import (DEFAULT_PORT, EXTERNAL_BRIDGE, EXTERNAL_PHYSNET, Lab,
-                                 tunnel_ip)
+from neutrino.lab.layout import (DEFAULT_IDENTITY_PORT, DEFAULT_PORT, EXTERNAL_BRIDGE,
+                                 EXTERNAL_PHYSNET, Lab, tunnel_ip)
 from neutrino.linux import proc
 
 
@@ -86,12 +86,13 @@ def wait_redis(lab: Lab, pid: int, timeout: float = 30) -> None:
 
 # -- server ---------------------------------------------------------------------------
 
-def pick_port(lab: Lab) -> int:
-    """9696 for the default lab, a free port for a named one."""
+def pick_port(lab: Lab, identity: bool = False) -> int:
+    """9696 (Keystone: 5000) for the default lab, a free port for a named one."""
     if lab.is_default:
-        if _port_busy(DEFAULT_PORT):
-            raise NeutrinoError(f"127.0.0.1:{DEFAULT_PORT} is in use by another program")
-        return DEFAULT_PORT
+        port = DEFAULT_IDENTITY_PORT if identity else DEFAULT_PORT
+        if _port_busy(port):
+            raise NeutrinoError(f"127.0.0.1:{port} is in use by another program")
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -107,12 +108,25 @@ def _port_busy(port: int) -> bool:
     return False
 
 
-def start_server(lab: Lab, port: int) -> int:
+def start_server(lab: Lab, port: int, identity_port: int, passwords: dict[str, str]) -> int:
+    """The API with Keystone on; the accounts' passwords go by environment (not ``ps``)."""
     os.makedirs(lab.path("server"), exist_ok=True)
+    env = dict(_env(lab), NEUTRINO_BOOTSTRAP_ADMIN_PASSWORD=passwords["admin"],
+               NEUTRINO_BOOTSTRAP_DEMO_PASSWORD=passwords["demo"])
     return proc.spawn([neutrino_bin(), "server", "--bind", f"127.0.0.1:{port}",
                        "--db", lab.db_url, "--transport-url", lab.transport_url,
-                       "--state-dir", lab.path("server")],
-                      log_path=lab.path("log", "server.log"), env=_env(lab))
+                       "--state-dir", lab.path("server"), "--auth", "keystone",
+                       "--identity-bind", f"127.0.0.1:{identity_port}",
+                       "--network-url", f"http://127.0.0.1:{port}"],
+                      log_path=lab.path("log", "server.log"), env=env)
+
+
+def stop(pids: dict, key: str, timeout: float = 15) -> None:
+    """SIGTERM process ``key`` and wait for it to exit (SIGKILL after ``timeout``)."""
+    pid = alive(pids, key)
+    if pid:
+        proc.kill_and_wait(pid, timeout=timeout)
+    pids.pop(key, None)
 
 
 # -- agents ---------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def down(lab: Lab, say=lambda text: None) -> None:
 # --state-dir pointing at a directory with other files in it loses nothing else.
 STATE_ENTRIES = ("lab.json*", "pids.json*", "faults.json*", "redis.sock", "clouds.yaml",
                  "udhcpc.script*", "neutrino.db*", "dump.rdb", "log", "ns", "nodes", "server",
-                 "instances")
+                 "instances", "auth")
 
 
 def _remove_state(lab: Lab, say) -> None:

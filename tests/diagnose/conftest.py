@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from neutrino.lab import instances, lifecycle, node, teardown
+from neutrino.lab import accounts, instances, lifecycle, node, teardown
 from neutrino.lab.layout import Lab
 
 BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
@@ -25,7 +25,8 @@ OUTSIDE = "203.0.113.10"       # the lab upstream's "Internet host"
 class Demo:
     def __init__(self, lab: Lab, info: dict):
         self.lab = lab
-        self.api = httpx.Client(base_url=info["endpoint"], timeout=15)
+        self.api = httpx.Client(base_url=info["endpoint"], timeout=15,
+                                auth=accounts.credentials(lab, "admin"))
         self.leases: dict[str, str] = {}
 
     def neutrino(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -2,6 +2,8 @@
 
 The lab has a random name and lives under /tmp, so it cannot collide with a
 lab a user left running; it is always taken down, even when a test fails.
+The tests talk to the API as the lab's admin (a Keystone token), or as a
+member of a project of their own (``Cloud.member_api``).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from neutrino.lab import instances, lifecycle, node, services, teardown
+from neutrino.lab import accounts, instances, lifecycle, node, services, teardown
 from neutrino.lab.layout import Lab
 
 
@@ -25,7 +27,42 @@ class Cloud:
 
     def __init__(self, lab: Lab, info: dict):
         self.lab = lab
-        self.api = httpx.Client(base_url=info["endpoint"], timeout=15)
+        self.info = info
+        self.api = httpx.Client(base_url=info["endpoint"], timeout=15,
+                                auth=accounts.credentials(lab, "admin"))
+        self.members: dict[str, tuple[str, httpx.Client]] = {}
+
+    # -- projects ---------------------------------------------------------------
+    def member_api(self, project: str) -> httpx.Client:
+        """The API as a member of ``project`` (made in the lab's Keystone on first use)."""
+        if project not in self.members:
+            self.members[project] = self._make_member(project)
+        return self.members[project][1]
+
+    def project_id(self, project: str) -> str:
+        self.member_api(project)
+        return self.members[project][0]
+
+    def _make_member(self, project: str) -> tuple[str, httpx.Client]:
+        admin = {"X-Auth-Token": accounts.token(self.lab, "admin")}
+        with httpx.Client(base_url=self.info["identity_url"] + "/", timeout=15,
+                          headers=admin) as ks:
+            def made(path: str, body: dict) -> dict:
+                resp = ks.post(path, json=body)
+                assert resp.status_code == 201, resp.text
+                return resp.json()
+            project_id = made("projects", {"project": {
+                "name": project, "domain_id": "default"}})["project"]["id"]
+            password = secrets.token_urlsafe(12)
+            user_id = made("users", {"user": {
+                "name": f"{project}-member", "password": password, "domain_id": "default",
+                "default_project_id": project_id}})["user"]["id"]
+            member = ks.get("roles", params={"name": "member"}).json()["roles"][0]["id"]
+            resp = ks.put(f"projects/{project_id}/users/{user_id}/roles/{member}")
+            assert resp.status_code == 204, resp.text
+        creds = accounts.Credentials(self.info["identity_url"], f"{project}-member", password,
+                                     project=project)
+        return project_id, httpx.Client(base_url=self.info["endpoint"], timeout=15, auth=creds)
 
     # -- API ------------------------------------------------------------------
     def create(self, collection: str, **body) -> dict:

@@ -3,7 +3,7 @@
 The shared lab gets an external network (flat on extnet, 192.168.100.0/24
 behind the controller's em4, the lab's upstream as gateway .1) and:
 
-    router ns-r1 (default project) -- ns-a 10.20.1.0/24: n1 (compute01, floating IP),
+    router ns-r1 (admin project)   -- ns-a 10.20.1.0/24: n1 (compute01, floating IP),
                                                         n2 (compute02)
                                    -- ns-b 10.20.2.0/24: n3 (compute02)
     router ns-rx (project nsx)     -- ns-x 10.30.0.0/24: x1 (compute01, floating IP)
@@ -80,10 +80,10 @@ class NorthSouth:
 
     # -- API as a project --------------------------------------------------------
     def client(self, project: str | None) -> httpx.Client:
+        """The lab's admin (None), or a member of ``project``."""
         if project is None:
             return self.cloud.api
-        return httpx.Client(base_url=self.cloud.api.base_url, timeout=15,
-                            headers={"X-Project-Id": project, "X-Roles": "member"})
+        return self.cloud.member_api(project)
 
     @staticmethod
     def post(api: httpx.Client, collection: str, **body) -> dict:
@@ -149,8 +149,9 @@ class NorthSouth:
 
     def boot(self, name: str, network: str, host: str, group: dict,
              project: str | None = None) -> None:
+        project_id = self.cloud.project_id(project) if project else None
         self.vms[name] = instances.create(self.cloud.lab, name, network, host=host,
-                                          say=lambda text: None, project_id=project)
+                                          say=lambda text: None, project_id=project_id)
         self.cloud.update("ports", self.vms[name]["port_id"], security_groups=[group["id"]])
 
     def serve(self, name: str) -> None:

@@ -47,11 +47,54 @@ def lab_leftovers(lab: Lab, before: dict) -> dict:
 
 # -- a fake Networking API ---------------------------------------------------------------
 
-class FakeNeutron:
-    """Enough of /v2.0/networks and /v2.0/ports for `instance create/list/delete`."""
+class FakeKeystone:
+    """POST /v3/auth/tokens: a token for any known user and password (others 401)."""
 
-    def __init__(self, port: int = 0, on_port_create=None):
+    def __init__(self, port: int, passwords: dict[str, str]):
+        self.passwords = passwords
+        self.tokens: set[str] = set()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                user = body["auth"]["identity"]["password"]["user"]
+                if self.path != "/v3/auth/tokens" or \
+                        fake.passwords.get(user["name"]) != user["password"]:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                token = secrets.token_hex(8)
+                fake.tokens.add(token)
+                data = json.dumps({"token": {"expires_at": "2999-01-01T00:00:00.000000Z"}})
+                self.send_response(201)
+                self.send_header("X-Subject-Token", token)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.encode())
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeNeutron:
+    """Enough of /v2.0/networks and /v2.0/ports for `instance create/list/delete`.
+
+    With ``keystone`` every request needs one of its tokens (else 401), as the
+    lab's API wants."""
+
+    def __init__(self, port: int = 0, on_port_create=None, keystone: FakeKeystone | None = None):
         self.on_port_create = on_port_create
+        self.keystone = keystone
+        self.refused = 0
         self.networks: dict[str, dict] = {}
         self.ports: dict[str, dict] = {}
         self.next_ip = 10
@@ -70,18 +113,30 @@ class FakeNeutron:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _allowed(self) -> bool:
+                if fake.keystone is None or self.headers.get("X-Auth-Token") in \
+                        fake.keystone.tokens:
+                    return True
+                fake.refused += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._send(401, {"NeutronError": {"message": "Authentication required"}})
+                return False
+
             def do_GET(self):
-                code, body = fake.get(self.path)
-                self._send(code, body)
+                if self._allowed():
+                    code, body = fake.get(self.path)
+                    self._send(code, body)
 
             def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                code, body = fake.post(self.path, json.loads(self.rfile.read(length)))
-                self._send(code, body)
+                if self._allowed():
+                    length = int(self.headers.get("Content-Length", 0))
+                    code, body = fake.post(self.path, json.loads(self.rfile.read(length)))
+                    self._send(code, body)
 
             def do_DELETE(self):
-                code = fake.delete(self.path)
-                self._send(code)
+                if self._allowed():
+                    code = fake.delete(self.path)
+                    self._send(code)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from neutrino.lab import instances, lifecycle
+from neutrino.lab import instances
 from neutrino.lab.api import LabApi
 from neutrino.lab.plug import VifNames
 from neutrino.linux import ip, ovs_daemons
@@ -32,7 +32,7 @@ def wait_lease(lab, name, timeout=20):
 
 
 def test_agents_are_listed_alive(lab):
-    api = LabApi(lifecycle.endpoint(lab))
+    api = LabApi.for_lab(lab)
     try:
         seen = {(a["host"], a["agent_type"]) for a in api.agents() if a["alive"]}
     finally:
@@ -47,7 +47,7 @@ def test_agents_are_listed_alive(lab):
 
 
 def test_instances_get_their_port_ip_and_talk_across_nodes(lab):
-    api = LabApi(lifecycle.endpoint(lab))
+    api = LabApi.for_lab(lab)
     try:
         net = api._call("POST", "/v2.0/networks", {"network": {"name": "lab-test-net"}})["network"]
         api._call("POST", "/v2.0/subnets", {"subnet": {

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from labkit import FakeNeutron
+from labkit import FakeKeystone, FakeNeutron
 from neutrino.errors import NeutrinoError
-from neutrino.lab import instances, lifecycle
+from neutrino.lab import accounts, instances, lifecycle
 from neutrino.lab.plug import VifNames
 from neutrino.linux import ip, ovs_daemons, proc
 
@@ -38,7 +38,9 @@ def dhcp_net(bare_lab, tmp_path):
             f.write(f"{port['mac_address']},{port['fixed_ips'][0]['ip_address']}\n")
         os.kill(state["pid"], signal.SIGHUP)
 
-    api = FakeNeutron(lifecycle.read_info(lab)["port"], on_port_create=add_host)
+    info = lifecycle.read_info(lab)
+    keystone = FakeKeystone(info["identity_port"], accounts.read_passwords(lab))
+    api = FakeNeutron(info["port"], on_port_create=add_host, keystone=keystone)
     try:
         ovs_daemons.vsctl(rundir, "--may-exist", "add-br", "br-int", "--", "set", "bridge",
                           "br-int", "datapath_type=netdev")
@@ -72,6 +74,7 @@ def dhcp_net(bare_lab, tmp_path):
         if state["pid"]:
             proc.kill_and_wait(state["pid"])
         api.close()
+        keystone.close()
         ip.netns_delete(dhcp_ns)
         ip.link_delete("dhcpv", netns=node_ns)
         ovs_daemons.vsctl(rundir, "--if-exists", "del-br", "br-int")
@@ -140,6 +143,22 @@ def test_create_plugs_like_os_vif_and_gets_a_lease(dhcp_net):
                                       lab.name], text=True, capture_output=True).stdout)
     assert [(r["name"], r["host"], r["port"], r["ips"], r["status"], r["lease"])
             for r in rows] == [("vm1", NODE, port["id"], [lease["ip"]], "DOWN", lease["ip"])]
+
+
+def test_a_refused_token_is_renewed_once(dhcp_net):
+    """A cached token the API no longer takes (401) is replaced, and the call goes on."""
+    lab, api, net, _ = dhcp_net
+    with open(lab.token_file("admin"), "w") as f:
+        json.dump({"token": "stale", "expires_at": "2999-01-01T00:00:00+00:00"}, f)
+    refused = api.refused
+    inst = instances.create(lab, "vm1", net["id"], host=NODE, vif_timeout=0,
+                            say=lambda t: None)
+    assert inst["port_id"] in api.ports
+    assert api.refused == refused + 1
+    assert json.load(open(lab.token_file("admin")))["token"] in api.keystone.tokens
+    assert os.stat(lab.token_file("admin")).st_mode & 0o777 == 0o600
+    instances.delete(lab, "vm1")
+    assert api.ports == {}
 
 
 def test_two_instances_same_node_fixed_ip_and_delete(dhcp_net):

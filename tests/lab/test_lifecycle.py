@@ -62,7 +62,9 @@ def test_up_then_down_leaves_nothing():
         assert os.path.islink(os.path.join(LABS_DIR, lab.name))
         status = lab_cli(lab, "status").stdout
         assert "compute01" in status and "dead" not in status
-        assert "auth_type: none" in open(lab.clouds_yaml).read()
+        clouds = open(lab.clouds_yaml).read()
+        assert "neutrino-admin:" in clouds and "neutrino-demo:" in clouds
+        assert f"auth_url: \"{info['identity_url']}\"" in clouds
         # The underlay carries traffic between the nodes' br-phy ports.
         ping = on_node(lab, "compute01", "ping", "-c", "1", "-W", "2", "10.168.7.10")
         assert ping.returncode == 0, ping.stdout + ping.stderr

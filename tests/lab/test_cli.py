@@ -45,3 +45,23 @@ def test_instance_of_missing_lab(tmp_path):
     with pytest.raises(NeutrinoError, match="no instance"):
         instance_cli.main(["exec", "vm1", "--name", "nosuchlab", "--state-dir", str(tmp_path),
                            "--", "true"])
+
+
+def test_openrc_prints_the_exports_of_the_user(tmp_path, capsys):
+    from neutrino.lab import accounts, info
+    from neutrino.lab.layout import Lab
+    lab = Lab.locate("cliopenrc", str(tmp_path))
+    info.write_info(lab, {"port": 9696, "identity_port": 5123})
+    passwords = accounts.ensure_passwords(lab)
+    assert lab_cli.main(["openrc", "admin", "--name", lab.name, "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "export OS_AUTH_URL=http://127.0.0.1:5123/v3\n" in out
+    assert f"export OS_PASSWORD={passwords['admin']}\n" in out
+    assert "export OS_USERNAME=admin\n" in out and "export OS_PROJECT_NAME=admin\n" in out
+    with pytest.raises(NeutrinoError, match="no lab user 'guest'"):
+        lab_cli.main(["openrc", "guest", "--name", lab.name, "--state-dir", str(tmp_path)])
+
+
+def test_openrc_of_missing_lab(tmp_path):
+    with pytest.raises(NeutrinoError, match="not up"):
+        lab_cli.main(["openrc", "demo", "--name", "nosuchlab", "--state-dir", str(tmp_path)])

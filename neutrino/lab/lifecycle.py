@@ -61,7 +61,8 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
     step(f"lab {lab.name}: state in {lab.state_dir}, nodes {', '.join(nodes)}")
     port = info.get("port") or services.pick_port(lab)
     noauth_server = "identity_port" not in info    # a lab made before identity was on
-    identity_port = info.get("identity_port") or services.pick_port(lab, identity=True)
+    identity_port = (info.get("identity_port")
+                     or services.pick_port(lab, identity=True, avoid=port))
     info = {"name": lab.name, "state_dir": lab.state_dir, "nodes": nodes, "port": port,
             "endpoint": f"http://127.0.0.1:{port}", "identity_port": identity_port,
             "identity_url": identity_url_of(identity_port), "server": server,

@@ -86,16 +86,20 @@ def wait_redis(lab: Lab, pid: int, timeout: float = 30) -> None:
 
 # -- server ---------------------------------------------------------------------------
 
-def pick_port(lab: Lab, identity: bool = False) -> int:
-    """9696 (Keystone: 5000) for the default lab, a free port for a named one."""
+def pick_port(lab: Lab, identity: bool = False, avoid: int | None = None) -> int:
+    """9696 (Keystone: 5000) for the default lab, a free port other than ``avoid``
+    for a named one."""
     if lab.is_default:
         port = DEFAULT_IDENTITY_PORT if identity else DEFAULT_PORT
         if _port_busy(port):
             raise NeutrinoError(f"127.0.0.1:{port} is in use by another program")
         return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port != avoid:
+            return port
 
 
 def _port_busy(port: int) -> bool:

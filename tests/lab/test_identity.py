@@ -114,6 +114,24 @@ def test_openrc_cli(klab):
     assert json.loads(status.stdout)["identity_url"] == info["identity_url"]
 
 
+def test_up_restarts_a_server_from_before_identity(klab):
+    """A lab.json without identity (a lab made by an older `lab up`): its server is
+    replaced by one with Keystone on, the passwords stay."""
+    lab, info, _ = klab
+    passwords = accounts.read_passwords(lab)
+    old_server = services.read_pids(lab)["server"]
+    stale = {k: v for k, v in lifecycle.read_info(lab).items()
+             if k not in ("identity_port", "identity_url")}
+    lifecycle.write_info(lab, stale)
+    lines: list[str] = []
+    again = lifecycle.up(lab, computes=0, agents=False, say=lines.append)
+    assert any("server without identity stopped" in line for line in lines)
+    assert services.read_pids(lab)["server"] != old_server
+    assert again["port"] == info["port"] and accounts.read_passwords(lab) == passwords
+    with client(again, accounts.credentials(lab, "demo").token(renew=True)) as demo:
+        assert demo.get("/v2.0/networks").status_code == 200
+
+
 def test_passwords_are_never_logged(klab):
     """Run last in this module: the other tests have used both accounts by then."""
     lab, _, up_lines = klab

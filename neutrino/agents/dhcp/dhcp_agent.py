@@ -7,25 +7,21 @@ dnsmasq again). The loop drains the queue and coalesces duplicates.
 """
 from __future__ import annotations
 
-import datetime
 import logging
-import queue
 import threading
 from typing import Any
 
+from neutrino.agents.base import RESYNC, QueueAgent
 from neutrino.agents.dhcp import dnsmasq_config as cfg
 from neutrino.agents.dhcp.netns_driver import DhcpDriver
 from neutrino.linux.dnsmasq import DeathWatcher
-from neutrino.rpc import NotificationListener, RpcClient
 
 LOG = logging.getLogger(__name__)
 
 AGENT_TYPE = "DHCP agent"
 BINARY = "neutrino-dhcp-agent"
 TOPIC = "dhcp_agent"
-RESYNC = "resync"
 FULL = "full"      # (FULL, network id): re-check that network's devices too
-RETRY_DELAY = 1.0
 
 
 def network_id_of(payload: dict) -> str | None:
@@ -39,68 +35,29 @@ def network_id_of(payload: dict) -> str | None:
     return None
 
 
-class DhcpAgent:
+class DhcpAgent(QueueAgent):
+    topic = TOPIC
+    thread_prefix = "dhcp"
+
     def __init__(self, host: str, transport_url: str, state_dir: str,
                  driver: Any = None, report_interval: float = 5,
                  resync_interval: float = 60, rpc_timeout: float = 10):
-        self.host = host
-        self.url = transport_url
+        super().__init__(host, transport_url, report_interval=report_interval,
+                         resync_interval=resync_interval, rpc_timeout=rpc_timeout)
         self.state_dir = state_dir
         self.driver = driver or DhcpDriver()
-        self.report_interval = report_interval
-        self.resync_interval = resync_interval
-        self.rpc_timeout = rpc_timeout
-        self._queue: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._ready_ports: dict[str, set[str]] = {}
         self._interfaces: dict[str, str] = {}      # tap name -> network id
-        self.devices = None
         self._stats = {"networks": 0, "subnets": 0, "ports": 0}
-        self.plugin = self.reports = self.listener = self.watcher = None
+        self.watcher = self.devices = None
         self.synced = threading.Event()     # set after each completed full resync
 
-    # -- life cycle -----------------------------------------------------------
-
-    def start(self) -> "DhcpAgent":
-        try:
-            self.plugin = RpcClient(self.url, "q-plugin", timeout=self.rpc_timeout)
-            self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
-            self.watcher = DeathWatcher(lambda net: self._queue.put(net))
-            self.devices = self.driver.watch_devices(self._on_new_device,
-                                                     on_lost=lambda: self._queue.put(RESYNC))
-            # Listen before the first full sync, so nothing falls in between.
-            self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
-                                                 host=self.host).start()
-        except BaseException:
-            self.stop()
-            raise
-        self._queue.put(RESYNC)
-        for target, name in ((self._loop, "dhcp-loop"), (self._heartbeat, "dhcp-heartbeat")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        """Stop the agent; dnsmasq keeps serving (as with Neutron's agent)."""
-        self._stop.set()
-        self._queue.put(None)
-        for thread in self._threads:
-            thread.join(10)
-        for part in (self.listener, self.watcher, self.devices):
-            if part is not None:
-                part.stop()
-        for client in (self.plugin, self.reports):
-            if client is not None:
-                client.close()
-
-    def request_stop(self) -> None:
-        """Safe from a signal handler: ``wait`` returns, then call ``stop``."""
-        self._stop.set()
-
-    def wait(self) -> None:
-        self._stop.wait()
+    def _open_sources(self) -> list:
+        """dnsmasq deaths and new tap devices; dnsmasq keeps serving when the agent stops."""
+        self.watcher = DeathWatcher(lambda net: self._queue.put(net))
+        self.devices = self.driver.watch_devices(self._on_new_device,
+                                                 on_lost=lambda: self._queue.put(RESYNC))
+        return [self.watcher, self.devices]
 
     # -- event sources --------------------------------------------------------
 
@@ -117,30 +74,7 @@ class DhcpAgent:
         if network_id:
             self._queue.put((FULL, network_id))
 
-    def _later(self, item) -> None:
-        timer = threading.Timer(RETRY_DELAY, self._queue.put, args=(item,))
-        timer.daemon = True
-        timer.start()
-
-    def _heartbeat(self) -> None:
-        start_flag = True
-        next_resync = self.resync_interval
-        elapsed = 0.0
-        while not self._stop.is_set():
-            try:
-                self.reports.call("report_state", agent_state=self._state(start_flag),
-                                  time=datetime.datetime.now(datetime.timezone.utc).isoformat())
-                start_flag = False
-            except Exception as exc:
-                LOG.warning("report_state failed: %s", exc)
-            if self._stop.wait(self.report_interval):
-                return
-            elapsed += self.report_interval
-            if elapsed >= next_resync:
-                next_resync += self.resync_interval
-                self._queue.put(RESYNC)
-
-    def _state(self, start_flag: bool) -> dict:
+    def state(self, start_flag: bool = False) -> dict:
         return {"binary": BINARY, "host": self.host, "agent_type": AGENT_TYPE,
                 "topic": TOPIC, "start_flag": start_flag,
                 "configurations": {"dhcp_driver": "neutrino.linux.dnsmasq",
@@ -150,15 +84,7 @@ class DhcpAgent:
     # -- the loop -------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            items = [self._queue.get()]
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if None in items or self._stop.is_set():
-                return
+        while (items := self._drain()) is not None:
             if RESYNC in items:
                 self._resync()
                 continue

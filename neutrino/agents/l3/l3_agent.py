@@ -15,15 +15,13 @@ longer returns are removed. Floating IP statuses go back with
 """
 from __future__ import annotations
 
-import datetime
 import logging
-import queue
 import threading
 import time
 from typing import Any
 
+from neutrino.agents.base import RESYNC, QueueAgent
 from neutrino.agents.l3.router_plan import RouterPlan, build_plan
-from neutrino.rpc import NotificationListener, RpcClient
 
 LOG = logging.getLogger(__name__)
 
@@ -31,76 +29,43 @@ AGENT_TYPE = "L3 agent"
 BINARY = "neutrino-l3-agent"
 TOPIC = "l3_agent"
 PLUGIN_TOPIC = "q-l3-plugin"
-RESYNC = "resync"
-STOP = None
-RETRY_DELAY = 1.0
 ACTIVE, DOWN, ERROR = "ACTIVE", "DOWN", "ERROR"
 
 
-class L3Agent:
+class L3Agent(QueueAgent):
+    topic = TOPIC
+    plugin_topic = PLUGIN_TOPIC
+    thread_prefix = "l3"
+
     def __init__(self, host: str, transport_url: str, driver: Any,
                  report_interval: float = 5, resync_interval: float = 60,
                  rpc_timeout: float = 10, watch_links: bool = False):
-        self.host = host
-        self.url = transport_url
+        super().__init__(host, transport_url, report_interval=report_interval,
+                         resync_interval=resync_interval, rpc_timeout=rpc_timeout)
         self.driver = driver
-        self.report_interval = report_interval
-        self.resync_interval = resync_interval
-        self.rpc_timeout = rpc_timeout
         self.watch_links = watch_links
-        self._queue: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._fips: dict[str, dict[str, str]] = {}     # router id -> {fip id: status sent}
         self._devices: dict[str, str] = {}             # qr-/qg- name -> router id
         self._counts = {"routers": 0, "ex_gw_ports": 0, "interfaces": 0, "floating_ips": 0}
-        self.plugin = self.reports = self.listener = self.links = self.proxies = None
+        self.links = self.proxies = None
         self.synced = threading.Event()                # set after each full sync
         self.idle = threading.Event()
 
-    # -- life cycle -----------------------------------------------------------
-
-    def start(self) -> "L3Agent":
-        self.plugin = RpcClient(self.url, PLUGIN_TOPIC, timeout=self.rpc_timeout)
-        self.reports = RpcClient(self.url, "q-reports-plugin", timeout=self.rpc_timeout)
+    def _open_sources(self) -> list:
+        """Metadata proxy deaths and (``watch_links``) new qr-/qg- links in the node."""
         from neutrino.linux.dnsmasq import DeathWatcher     # a generic pidfd watcher
         self.proxies = DeathWatcher(self._on_proxy_death)
         if self.watch_links:
             from neutrino.agents.dhcp.link_watch import LinkWatcher
             self.links = LinkWatcher(self._on_new_link, netns=self.driver.node_netns,
                                      prefix="q", on_lost=lambda: self._queue.put(RESYNC))
-        # Listen before the first full sync, so nothing falls in between.
-        self.listener = NotificationListener(self.url, [TOPIC], self._on_notification,
-                                             host=self.host).start()
-        self._queue.put(RESYNC)
-        for target, name in ((self._loop, "l3-loop"), (self._heartbeat, "l3-heartbeat")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
+        return [self.links, self.proxies]
 
-    def stop(self) -> None:
-        """Stop the agent; routers and their metadata proxies keep working."""
-        self._stop.set()
-        self._queue.put(STOP)
-        for thread in self._threads:
-            thread.join(10)
-        for part in (self.listener, self.links, self.proxies):
-            if part is not None:
-                part.stop()
-        for client in (self.plugin, self.reports):
-            if client is not None:
-                client.close()
+    def _closed(self) -> None:
+        """Routers and their metadata proxies keep working; the driver stops announcing."""
         close = getattr(self.driver, "close", None)
         if close:
             close()
-
-    def request_stop(self) -> None:
-        """Safe from a signal handler: ``wait`` returns, then call ``stop``."""
-        self._stop.set()
-
-    def wait(self) -> None:
-        self._stop.wait()
 
     # -- event sources --------------------------------------------------------
 
@@ -124,28 +89,6 @@ class L3Agent:
             LOG.warning("router %s: metadata proxy exited, restarting it", router_id)
             self._queue.put(router_id)
 
-    def _later(self, item) -> None:
-        timer = threading.Timer(RETRY_DELAY, self._queue.put, args=(item,))
-        timer.daemon = True
-        timer.start()
-
-    def _heartbeat(self) -> None:
-        start_flag = True
-        elapsed, next_resync = 0.0, self.resync_interval
-        while not self._stop.is_set():
-            try:
-                self.reports.call("report_state", agent_state=self.state(start_flag),
-                                  time=datetime.datetime.now(datetime.timezone.utc).isoformat())
-                start_flag = False
-            except Exception as exc:
-                LOG.warning("report_state failed: %s", exc)
-            if self._stop.wait(self.report_interval):
-                return
-            elapsed += self.report_interval
-            if elapsed >= next_resync:
-                next_resync += self.resync_interval
-                self._queue.put(RESYNC)
-
     def state(self, start_flag: bool = False) -> dict:
         return {"binary": BINARY, "host": self.host, "agent_type": AGENT_TYPE,
                 "topic": TOPIC, "start_flag": start_flag,
@@ -158,17 +101,8 @@ class L3Agent:
     # -- the loop -------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.idle.set()
-            items = [self._queue.get()]
-            self.idle.clear()
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if STOP in items or self._stop.is_set():
-                return
+        while (items := self._drain(before_block=self.idle.set,
+                                    after_block=self.idle.clear)) is not None:
             if RESYNC in items:
                 self._sync(None)
                 continue

@@ -194,3 +194,15 @@ def test_notifications_after_commit_only(l3, topology, notifier):
     assert notifier.payloads("router_deleted") == [{"router_id": router["id"]}]
     deleted = {p["port_id"] for p in notifier.payloads("port_delete")}
     assert topology["interface"]["port_id"] in deleted
+
+
+def test_admin_down_router_is_synced_with_its_ports_bound(rpc, core_rpc, plugin, l3, topology):
+    """The agent keeps an admin-down router disabled, so its ports still get bound."""
+    router = topology["router"]
+    l3.update_router(ADMIN, router["id"], {"admin_state_up": False})
+    core_rpc.report_state(agent_state=agent_state("L3 agent", "controller"))
+    (synced,) = rpc.sync_routers(host="controller")
+    assert synced["id"] == router["id"] and synced["admin_state_up"] is False
+    assert synced["_interfaces"] and synced["gw_port"]
+    assert all(p["binding:host_id"] == "controller"
+               for p in router_ports(plugin, router["id"]))

@@ -144,9 +144,10 @@ class Agent:
                 result = self.reconciler.run(verify=resync or periodic)
                 self.passes += 1
                 if result.changed or result.devices_up or result.devices_down:
-                    LOG.info("pass %d: %d OVSDB edits, +%d/-%d flows, up %s, down %s",
+                    LOG.info("pass %d: %d OVSDB edits, +%d/-%d flows, up %s, down %s (%s)",
                              self.passes, result.edits, result.flows_added,
-                             result.flows_deleted, result.devices_up, result.devices_down)
+                             result.flows_deleted, result.devices_up, result.devices_down,
+                             result.timings())
                 if resync:
                     self.reconciler.report_unplugged()
             except Exception:

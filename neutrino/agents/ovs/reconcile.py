@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 
 from neutrino.agents.ovs import br_int, desired
@@ -27,10 +28,20 @@ class PassResult:
     flows_deleted: int = 0
     devices_up: list = field(default_factory=list)
     devices_down: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)   # phase -> wall time, for the log
 
     @property
     def changed(self) -> bool:
         return bool(self.edits or self.flows_added or self.flows_deleted)
+
+    def timed(self, phase: str, started: float) -> float:
+        """Add the time since ``started`` to ``phase``; returns now."""
+        now = time.monotonic()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - started
+        return now
+
+    def timings(self) -> str:
+        return ", ".join(f"{phase} {sec * 1000:.0f} ms" for phase, sec in self.seconds.items())
 
 
 class Reconciler:
@@ -156,29 +167,39 @@ class Reconciler:
         without it a bridge whose flows this agent wrote is diffed against
         what it wrote (an event pass then costs no dump at all)."""
         result = PassResult()
+        t = time.monotonic()
         snap = self.driver.snapshot()
         if not self._started:
             self._start(snap)
         self._sync_tunnels()
+        t = result.timed("snapshot", t)
         asked = self._fetch_details(snap)
+        t = result.timed("details", t)
         want = desired.compute(self.config, snap, self.devices, self.vlans,
                                self.remotes, self.cookie)
         edits = ovsdb_edits(want, snap)
+        t = result.timed("compute", t)
         if edits:
             for edit in edits:
                 if isinstance(edit, ovs.AddBridge):
                     self._written.pop(edit.name, None)
             self.driver.apply_ovsdb(edits)
             result.edits = len(edits)
+            t = result.timed("ovsdb", t)
             snap = self.driver.snapshot()
             want = desired.compute(self.config, snap, self.devices, self.vlans,
                                    self.remotes, self.cookie)
+            t = result.timed("compute", t)
         self.vlans.keep_only(desired.networks_in_use(want))
         for bridge, flows in want.flows.items():
             if bridge not in snap.bridges:
                 continue
             written = None if verify else self._written.get(bridge)
-            actual = written if written is not None else self.driver.dump_flows(bridge)
+            if written is not None:
+                actual = written
+            else:
+                actual = self.driver.dump_flows(bridge)
+                t = result.timed("dump", t)
             changes = flow_changes(flows, actual)
             if changes:
                 self._written.pop(bridge, None)
@@ -186,6 +207,7 @@ class Reconciler:
                 result.flows_added += len(changes.add)
                 result.flows_deleted += len(changes.delete)
             self._written[bridge] = list(flows)
+            t = result.timed("flows", t)
         self.device_count = len(want.bindings)
         unfiltered: set[str] = set()
         if self.firewall is not None:
@@ -195,7 +217,9 @@ class Reconciler:
             # stream of plugs no port would turn ACTIVE until the stream ends.
             plugged = {p.iface_id for p in desired.device_ports(self.config, snap)} & asked
             unfiltered = self.firewall.sync(plugged, self.devices, verify)
+            t = result.timed("firewall", t)
         self._report(want, snap, result, unfiltered)
+        result.timed("report", t)
         return result
 
     def _report(self, want, snap, result: PassResult, unfiltered: set[str]) -> None:

@@ -6,7 +6,7 @@
 # (--keep leaves it running). A lab whose clouds.yaml has no Keystone account (lab up in noauth
 # mode) gets its server replaced by one with --auth keystone on the same port, tagged as the
 # lab's, so `neutrino lab down` still stops it. Then, as the admin account: the accounts of
-# accounts.yaml.tmpl (demo, demo-reader, alt, alt-reader; every password the admin's), the
+# accounts.yaml.tmpl (demo, demo-reader, alt, alt-reader; the lab's demo keeps its password), the
 # quotas the neutron-tempest-plugin jobs set, and the external network `public` (flat,
 # extnet, 192.168.100.0/24 as the lab's upstream).
 #
@@ -33,35 +33,44 @@ done
 
 OWN=0
 if [ -z "$LAB" ]; then
-  LAB=tempest-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+  LAB=tempest$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
   OWN=1
   "$NEUTRINO" lab up --name "$LAB" --computes 1
 fi
-cleanup() { if [ "$OWN" = 1 ] && [ "$KEEP" = 0 ]; then "$NEUTRINO" lab down --name "$LAB" >/dev/null; fi; }
+STATE=${LAB_STATE_DIR:-/var/lib/neutrino/labs/$LAB}
+MINE=$STATE/tempest-keystone
+cleanup() {
+  if [ "$OWN" = 1 ] && [ "$KEEP" = 0 ]; then
+    rm -f "$MINE"
+    "$NEUTRINO" lab down --name "$LAB" >/dev/null
+  fi
+}
 trap cleanup EXIT
 
-STATE=${LAB_STATE_DIR:-/var/lib/neutrino/labs/$LAB}
 [ -f "$STATE/lab.json" ] || { echo "no lab $LAB (state $STATE)" >&2; exit 2; }
 
-# The lab's Keystone admin account, if its clouds.yaml has one.
-read -r KS PW < <("$PY" - "$STATE/clouds.yaml" <<'EOF'
-import re, sys
-text = open(sys.argv[1]).read() if __import__("os").path.exists(sys.argv[1]) else ""
-url = re.search(r"auth_url:\s*['\"]?([^'\"\s,}]+)", text)
-pw = re.search(r"neutrino-admin:.*?password:\s*['\"]?([^'\"\s,}]+)", text, re.S)
-print(url.group(1) if url and pw else "-", pw.group(1) if url and pw else "-")
+# The lab's Keystone accounts, if its clouds.yaml has them: "url admin-password demo-password".
+read -r KS PW DEMO_PW < <("$(dirname "$OSC")/python" - "$STATE/clouds.yaml" <<'EOF'
+import os, sys, yaml
+path = sys.argv[1]
+clouds = (yaml.safe_load(open(path)) or {}).get("clouds", {}) if os.path.exists(path) else {}
+auth = lambda name: (clouds.get(name) or {}).get("auth") or {}
+admin, demo = auth("neutrino-admin"), auth("neutrino-demo")
+ok = admin.get("auth_url") and admin.get("password")
+print(admin["auth_url"] if ok else "-", admin["password"] if ok else "-",
+      demo.get("password") or "-" if ok else "-")
 EOF
 )
 
 # A Keystone server this script started earlier for the lab: "pid url password".
-MINE=$STATE/tempest-keystone
 if [ "$KS" = "-" ] && [ -f "$MINE" ]; then
   read -r KPID KURL KPW < "$MINE"
-  if kill -0 "$KPID" 2>/dev/null; then KS=$KURL PW=$KPW; fi
+  if kill -0 "$KPID" 2>/dev/null; then KS=$KURL PW=$KPW DEMO_PW=$KPW; fi
 fi
 if [ "$KS" = "-" ]; then
   # noauth lab: the same server, with Keystone.
-  PW=${TEMPEST_PASSWORD:-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')}
+  PW=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  DEMO_PW=$PW
   ENDPOINT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$STATE/lab.json")
   PORT=${ENDPOINT##*:}
   IDPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -83,7 +92,9 @@ if [ "$KS" = "-" ]; then
   curl -sf "$KS" >/dev/null || { echo "the Keystone server did not start, see $STATE/log/server-keystone.log" >&2; exit 1; }
   (umask 077; echo "$KPID $KS $PW" > "$MINE")
 fi
-export TEMPEST_PASSWORD=$PW
+export TEMPEST_PASSWORD=$PW        # tempest-run.sh looks things up as admin with it
+ACC_PW=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')     # tempest's own accounts
+[ "$DEMO_PW" != "-" ] || DEMO_PW=$ACC_PW
 echo "# lab $LAB, keystone $KS"
 
 WD=$(mktemp -d /tmp/neutrino-tempest.XXXXXX)
@@ -103,10 +114,14 @@ for project in demo alt; do
   # routers, groups and floating IPs until it ends, in the one project it was given.
   osc quota set --routers 100 --floating-ips 500 --secgroups 150 --secgroup-rules 1000 "$project"
 done
+password_of() { if [ "$1" = demo ]; then echo "$DEMO_PW"; else echo "$ACC_PW"; fi; }
 for account in demo:demo:member demo-reader:demo:reader alt:alt:member alt-reader:alt:reader; do
   IFS=: read -r user project role <<<"$account"
-  osc user create --or-show --domain Default --password "$PW" "$user" -f value -c id >/dev/null
-  osc user set --password "$PW" "$user"
+  if ! osc user show --domain Default "$user" -f value -c id >/dev/null 2>&1; then
+    osc user create --domain Default --password "$(password_of "$user")" "$user" -f value -c id >/dev/null
+  elif [ "$user" != demo ]; then
+    osc user set --password "$ACC_PW" "$user"
+  fi
   osc role add --project "$project" --user "$user" "$role"
 done
 # The accounts of accounts.yaml.tmpl with two client-side fixes (tempest-run.sh takes them
@@ -120,7 +135,7 @@ ACCOUNTS=$WD/accounts.yaml
   for account in demo:demo:member alt:alt:member demo-reader:demo:reader alt-reader:alt:reader; do
     IFS=: read -r user project role <<<"$account"
     printf -- "- username: '%s'\n  project_name: '%s'\n  project_id: '%s'\n  password: '%s'\n  domain_name: 'Default'\n  roles: ['%s']\n" \
-      "$user" "$project" "${PROJECT_ID[$project]}" "$PW" "$role"
+      "$user" "$project" "${PROJECT_ID[$project]}" "$(password_of "$user")" "$role"
   done
   printf -- "- username: 'admin'\n  project_name: 'admin'\n  project_id: '%s'\n  password: '%s'\n  domain_name: 'Default'\n  types: ['admin']\n" \
     "$(osc project show admin -f value -c id)" "$PW"

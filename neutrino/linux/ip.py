@@ -465,17 +465,23 @@ def sysctl(key: str, value, netns: str | None = None) -> None:
 
 
 def sysctls(values: dict, netns: str | None = None) -> None:
-    """Several sysctl writes; inside a namespace in a single fork."""
+    """Several sysctl writes, made by the namespace's thread: /proc/sys/net
+    shows the network namespace of the thread that opens it, so no fork."""
     if netns is None:
         for key, value in values.items():
             sysctl(key, value)
         return
-    script = 'while [ $# -gt 0 ]; do printf "%s" "$2" > "$1" || exit 1; shift 2; done'
-    args = []
+    _worker(netns).call(_write_sysctls, values, netns)
+
+
+def _write_sysctls(values: dict, netns: str) -> None:
     for key, value in values.items():
-        args += ["/proc/sys/" + key.replace(".", "/") if "/" not in key else "/proc/sys/" + key,
-                 str(value)]
-    proc.run(["sh", "-c", script, "sysctls", *args], netns=netns)
+        path = "/proc/sys/" + (key.replace(".", "/") if "/" not in key else key)
+        try:
+            with open(path, "w") as f:
+                f.write(str(value))
+        except OSError as exc:
+            raise NeutrinoError(f"sysctl {key}={value}{_where(netns)}: {exc.strerror}") from None
 
 
 def tx_offload_off(name: str, netns: str | None = None) -> None:

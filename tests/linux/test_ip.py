@@ -3,7 +3,7 @@ import secrets
 import pytest
 
 from neutrino.errors import NeutrinoError
-from neutrino.linux import ip
+from neutrino.linux import ip, proc
 
 
 def test_bad_names_rejected_without_touching_the_system():
@@ -91,3 +91,19 @@ def test_move_sysctl_and_offload(two_ns):
     ip.tx_offload_off("nt-y", netns=b)
     out = proc.run(["ethtool", "-k", "nt-y"], netns=b).out
     assert "tx-checksumming: off" in out
+
+
+@pytest.mark.dataplane
+def test_sysctls_are_written_in_the_namespace_only(two_ns):
+    a, b = two_ns
+    root = open("/proc/sys/net/ipv4/conf/all/arp_ignore").read().strip()
+    fresh = proc.run(["cat", "/proc/sys/net/ipv4/conf/all/arp_ignore"], netns=b).out.strip()
+    ip.veth_add("nt-s", "nt-t", netns=a)
+    ip.sysctls({"net.ipv6.conf.nt-s.disable_ipv6": 1, "net.ipv4.conf.all.arp_ignore": 1},
+               netns=a)
+    read = "cat /proc/sys/net/ipv6/conf/nt-s/disable_ipv6 /proc/sys/net/ipv4/conf/all/arp_ignore"
+    assert proc.run(["sh", "-c", read], netns=a).out.split() == ["1", "1"]
+    assert proc.run(["cat", "/proc/sys/net/ipv4/conf/all/arp_ignore"], netns=b).out.strip() == fresh
+    assert open("/proc/sys/net/ipv4/conf/all/arp_ignore").read().strip() == root
+    with pytest.raises(NeutrinoError, match="nt-missing"):
+        ip.sysctls({"net.ipv6.conf.nt-missing.disable_ipv6": 1}, netns=a)

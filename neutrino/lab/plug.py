@@ -3,6 +3,12 @@
     instance eth0 =veth= tap<id11> -[qbr<id11>]- qvb<id11> =veth= qvo<id11> -[br-int]
 
 qbr<id11>: Linux bridge, MAC ageing 0, IPv6 off, arp_ignore=1, arp_announce=2.
+IPv6 is off on qvb, qvo and tap as well, set before they come up: a link-local
+address on them would end its duplicate address detection a second later
+with new routes in the compute node, and the node's ovs-vswitchd answers each
+route change by reloading its routing table and revalidating every datapath
+flow (four devices a boot: a burst of boots kept it busy, beside the traffic
+of the instances already running).
 qvb/qvo carry the network MTU; qvo goes on br-int with the Interface
 external_ids Nova sets (iface-id, iface-status, attached-mac, vm-uuid), which
 is what the OVS agent looks for. The instance side (eth0 with the port's MAC,
@@ -40,13 +46,18 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
     names = VifNames.for_port(port_id)
     try:
         ip.bridge_add(names.qbr, netns=ns, ageing_time=0)
-        ip.sysctls({f"net.ipv6.conf.{names.qbr}.disable_ipv6": 1,
+        ip.veth_add(names.qvb, names.qvo, netns=ns, mtu=mtu)
+        ip.veth_add("eth0", names.tap, netns=instance_netns, peer_netns=ns)
+        ip.sysctls({**{f"net.ipv6.conf.{dev}.disable_ipv6": 1
+                       for dev in (names.qbr, names.qvb, names.qvo, names.tap)},
                     f"net.ipv4.conf.{names.qbr}.arp_ignore": 1,
                     f"net.ipv4.conf.{names.qbr}.arp_announce": 2}, netns=ns)
         ip.link_set(names.qbr, netns=ns, up=True)
-        ip.veth_add(names.qvb, names.qvo, netns=ns, mtu=mtu)
         ip.link_set(names.qvb, netns=ns, master=names.qbr, up=True)
         ip.link_set(names.qvo, netns=ns, up=True)
+        ip.link_set(names.tap, netns=ns, mtu=mtu, master=names.qbr, up=True)
+        ip.link_set("eth0", netns=instance_netns, mac=mac, up=True)
+        ip.tx_offload_off("eth0", netns=instance_netns)
         try:
             ovs_daemons.vsctl(
                 rundir, "--", "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
@@ -58,10 +69,6 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
                 raise NeutrinoError(f"{node} has no {INTEGRATION_BRIDGE}: "
                                     "is its OVS agent running?") from None
             raise
-        ip.veth_add("eth0", names.tap, netns=instance_netns, peer_netns=ns)
-        ip.link_set(names.tap, netns=ns, mtu=mtu, master=names.qbr, up=True)
-        ip.link_set("eth0", netns=instance_netns, mac=mac, up=True)
-        ip.tx_offload_off("eth0", netns=instance_netns)
     except NeutrinoError:
         unplug(lab, node, port_id)
         raise

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext as nothing
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -101,7 +102,111 @@ def report(kind: str, rows: list[dict]) -> None:
               f"   p99 {pct(values, .99) * 1000:6.0f} ms   (n={len(values)})")
 
 
-def bench_instances(count: int) -> None:
+def _label(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    words = [a for a in argv if a and not a.startswith("-")]
+    if "neutrino" in " ".join(words[:2]):
+        host = argv[argv.index("--host") + 1] if "--host" in argv else ""
+        rest = [w for w in words if w in ("server", "ovs", "dhcp", "l3", "metadata")]
+        return f"neutrino {' '.join(rest[:2])} {host}".strip()
+    return os.path.basename(words[0]) if words else "?"
+
+
+def cpu_seconds(pids) -> dict[int, tuple[str, float]]:
+    """CPU time (user + system, own and reaped children) of each process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (_label(pid), sum(int(x) for x in fields[11:15]) / tick)
+    return out
+
+
+def busy_seconds() -> float:
+    """CPU time the whole machine spent not idle, all cores."""
+    with open("/proc/stat") as f:
+        values = [int(x) for x in f.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_report(before: dict, after: dict, busy: float, wall: float) -> None:
+    """Where the CPU went during a burst: per process kind, and the rest."""
+    by_label: dict[str, float] = {}
+    for pid, (label, seconds) in after.items():
+        used = seconds - before.get(pid, (label, 0.0))[1]
+        by_label[label] = by_label.get(label, 0.0) + used
+    ranked = sorted(by_label.items(), key=lambda item: -item[1])
+    print(f"  CPU during the burst: {busy:.2f} s busy on {os.cpu_count()} cores in {wall:.2f} s"
+          f" wall (load average {os.getloadavg()[0]:.2f}); by process (children included):")
+    for label, seconds in ranked:
+        if seconds >= 0.05:
+            print(f"    {seconds:6.2f} s  {label}")
+    print(f"    {busy - sum(by_label.values()):6.2f} s  everything else on the machine")
+
+
+def slowest_passes(lab: Lab, node: str, since: str, top: int = 3) -> list[str]:
+    """The OVS agent's longest logged passes on ``node`` after time ``since``."""
+    passes = []
+    try:
+        with open(lab.node_dir(node, "log", "agent-ovs.log")) as f:
+            for line in f:
+                if line[:23] >= since and " pass " in line and " ms" in line:
+                    phases = line.rsplit("(", 1)[1].rstrip(")\n")
+                    total = sum(float(p.split()[-2]) for p in phases.split(", "))
+                    passes.append((total, line[11:23], phases))
+    except OSError:
+        return []
+    passes.sort(reverse=True)
+    return [f"{total:5.0f} ms at {when}: {phases}" for total, when, phases in passes[:top]] + \
+        [f"({len(passes)} passes that changed something)"]
+
+
+class Phases:
+    """Wall time of the steps of each create, by thread (``--profile``): the
+    port create call, the hybrid plug, and Nova's wait for the vif."""
+
+    STEPS = (("create_port", LabApi, "create_port"), ("plug", instances.plug, "plug"),
+             ("vif wait", instances, "_wait_active"))
+
+    def __init__(self):
+        self.seconds: dict[str, list[float]] = {name: [] for name, _, _ in self.STEPS}
+        self._saved = []
+
+    def __enter__(self):
+        for name, owner, attr in self.STEPS:
+            original = getattr(owner, attr)
+            self._saved.append((owner, attr, original))
+            setattr(owner, attr, self._timed(name, original))
+        return self
+
+    def _timed(self, name, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name].append(time.monotonic() - t0)
+        return wrapper
+
+    def __exit__(self, *exc):
+        for owner, attr, original in self._saved:
+            setattr(owner, attr, original)
+
+    def report(self) -> None:
+        print("  steps of each create: " + ", ".join(
+            f"{name} p50 {pct(v, .5) * 1000:.0f} ms (max {max(v) * 1000:.0f})"
+            for name, v in self.seconds.items() if v))
+
+
+def bench_instances(count: int, modes=("seq", "burst"), profile: bool = False) -> None:
     lab = new_lab()
     try:
         lifecycle.up(lab, computes=2, say=quiet)
@@ -113,12 +218,29 @@ def bench_instances(count: int) -> None:
         hosts = ("compute01", "compute02")
         print(f"instance boot timings, {count} instances each way (ping target: the DHCP port"
               f" on the controller, across VXLAN):")
-        seq = [boot_and_time(lab, f"s{i}", "bench", hosts[i % 2], dhcp_ip) for i in range(count)]
-        report("one by one", seq)
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", "bench", hosts[i % 2],
-                                                        dhcp_ip), range(count)))
-        report("all at once", par)
+        print(f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if "seq" in modes:
+            seq = [boot_and_time(lab, f"s{i}", "bench", hosts[i % 2], dhcp_ip)
+                   for i in range(count)]
+            report("one by one", seq)
+        if "burst" in modes:
+            pids = teardown.lab_pids(lab) | {os.getpid()}
+            since = time.strftime("%Y-%m-%d %H:%M:%S")
+            phases = Phases()
+            cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
+            with ThreadPoolExecutor(max_workers=count) as pool, phases if profile else nothing():
+                par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", "bench", hosts[i % 2],
+                                                            dhcp_ip), range(count)))
+            wall, busy = time.monotonic() - t0, busy_seconds() - busy0
+            report("all at once", par)
+            if profile:
+                phases.report()
+                cpu_report(cpu0, cpu_seconds(pids), busy, wall)
+                for host in hosts:
+                    print(f"  {host}: slowest OVS agent passes of the burst:")
+                    for line in slowest_passes(lab, host, since):
+                        print(f"    {line}")
+        print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         api.close()
     finally:
         teardown.down(lab)
@@ -200,12 +322,17 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("up", "boot", "memory"))
+    parser.add_argument("--boots", choices=("both", "seq", "burst"), default="both",
+                        help="instance boots one by one, all at once, or both (default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the CPU went during the all-at-once boots")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if args.only in (None, "up"):
         bench_lab_up(args.rounds)
     if args.only in (None, "boot"):
-        bench_instances(args.instances)
+        modes = ("seq", "burst") if args.boots == "both" else (args.boots,)
+        bench_instances(args.instances, modes, args.profile)
     if args.only in (None, "memory"):
         bench_memory_and_throughput()
     return 0

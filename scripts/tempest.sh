@@ -3,15 +3,15 @@
 # with Keystone, through ../shared/clients/tempest-run.sh; the last line is the figure.
 #
 # Without --lab it brings up a lab of its own (one compute) and takes it down at the end
-# (--keep leaves it running). A lab whose clouds.yaml has no Keystone account (lab up in noauth
-# mode) gets its server replaced by one with --auth keystone on the same port, tagged as the
-# lab's, so `neutrino lab down` still stops it. Then, as the admin account: the accounts of
+# (--keep leaves it running); --lab uses a running lab, through the Keystone accounts of its
+# clouds.yaml (neutrino-admin, neutrino-demo). Then, as the admin account: the accounts of
 # accounts.yaml.tmpl (demo, demo-reader, alt, alt-reader; the lab's demo keeps its password), the
 # quotas the neutron-tempest-plugin jobs set, and the external network `public` (flat,
 # extnet, 192.168.100.0/24 as the lab's upstream).
 #
-# Environment: LAB_STATE_DIR (a lab made with --state-dir), TEMPEST_VENV, OSC (default: /var/cache/neutrino/...), TEMPEST_REGEX and the other
-# knobs of tempest-run.sh, CLIENTS (folder of tempest-run.sh, default /work/shared/clients).
+# Environment: LAB_STATE_DIR (a lab made with --state-dir), TEMPEST_VENV and OSC (default: the
+# venvs under /var/cache/neutrino), TEMPEST_REGEX and the other knobs of tempest-run.sh, CLIENTS
+# (the folder of tempest-run.sh, default /work/shared/clients).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NEUTRINO=$ROOT/.venv/bin/neutrino
@@ -32,24 +32,18 @@ done
 [ -x "$TEMPEST_VENV/bin/tempest" ] || { echo "no tempest in $TEMPEST_VENV" >&2; exit 2; }
 
 OWN=0
+cleanup() { if [ "$OWN" = 1 ] && [ "$KEEP" = 0 ]; then "$NEUTRINO" lab down --name "$LAB" >/dev/null; fi; }
+trap cleanup EXIT
 if [ -z "$LAB" ]; then
   LAB=tempest$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
   OWN=1
   "$NEUTRINO" lab up --name "$LAB" --computes 1
 fi
 STATE=${LAB_STATE_DIR:-/var/lib/neutrino/labs/$LAB}
-MINE=$STATE/tempest-keystone
-cleanup() {
-  if [ "$OWN" = 1 ] && [ "$KEEP" = 0 ]; then
-    rm -f "$MINE"
-    "$NEUTRINO" lab down --name "$LAB" >/dev/null
-  fi
-}
-trap cleanup EXIT
 
 [ -f "$STATE/lab.json" ] || { echo "no lab $LAB (state $STATE)" >&2; exit 2; }
 
-# The lab's Keystone accounts, if its clouds.yaml has them: "url admin-password demo-password".
+# The lab's Keystone accounts from its clouds.yaml: "url admin-password demo-password".
 read -r KS PW DEMO_PW < <("$(dirname "$OSC")/python" - "$STATE/clouds.yaml" <<'EOF'
 import os, sys, yaml
 path = sys.argv[1]
@@ -62,35 +56,10 @@ print(admin["auth_url"] if ok else "-", admin["password"] if ok else "-",
 EOF
 )
 
-# A Keystone server this script started earlier for the lab: "pid url password".
-if [ "$KS" = "-" ] && [ -f "$MINE" ]; then
-  read -r KPID KURL KPW < "$MINE"
-  if kill -0 "$KPID" 2>/dev/null; then KS=$KURL PW=$KPW DEMO_PW=$KPW; fi
-fi
 if [ "$KS" = "-" ]; then
-  # noauth lab: the same server, with Keystone.
-  PW=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-  DEMO_PW=$PW
-  ENDPOINT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$STATE/lab.json")
-  PORT=${ENDPOINT##*:}
-  IDPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  OLD=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("server",""))' "$STATE/pids.json")
-  if [ -n "$OLD" ] && kill "$OLD" 2>/dev/null; then
-    while kill -0 "$OLD" 2>/dev/null; do sleep 0.2; done
-  fi
-  NEUTRINO_LAB_STATE=$STATE NEUTRINO_BOOTSTRAP_ADMIN_PASSWORD=$PW NEUTRINO_BOOTSTRAP_DEMO_PASSWORD=$PW \
-    setsid "$NEUTRINO" server --bind "127.0.0.1:$PORT" --db "sqlite:///$STATE/neutrino.db" \
-      --transport-url "redis+socket://$STATE/redis.sock" --state-dir "$STATE/server" \
-      --auth keystone --identity-bind "127.0.0.1:$IDPORT" >>"$STATE/log/server-keystone.log" 2>&1 < /dev/null &
-  KPID=$!
-  KS=http://127.0.0.1:$IDPORT/v3
-  for _ in $(seq 150); do
-    curl -sf "$KS" >/dev/null && curl -s -o /dev/null "$ENDPOINT" && break
-    kill -0 "$KPID" 2>/dev/null || break
-    sleep 0.2
-  done
-  curl -sf "$KS" >/dev/null || { echo "the Keystone server did not start, see $STATE/log/server-keystone.log" >&2; exit 1; }
-  (umask 077; echo "$KPID $KS $PW" > "$MINE")
+  echo "lab $LAB has no Keystone accounts in $STATE/clouds.yaml (made before identity?): run" \
+       "'neutrino lab up --name $LAB' again, it turns Keystone on" >&2
+  exit 2
 fi
 export TEMPEST_PASSWORD=$PW        # tempest-run.sh looks things up as admin with it
 ACC_PW=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')     # tempest's own accounts

@@ -65,6 +65,7 @@ class RouterDriver:
         self.garp_rounds = garp_rounds
         self._applied: dict[str, RouterPlan] = {}
         self._iptables: dict[str, IptablesManager] = {}
+        self._spawned: dict[str, int] = {}      # router id -> proxy pid this driver started
         self._stop = threading.Event()
 
     def close(self) -> None:
@@ -217,6 +218,10 @@ class RouterDriver:
             return None
         if not proc.pid_alive(pid):
             return None
+        if self._spawned.get(router_id) == pid:
+            # Our own child: its pid cannot be recycled before pid_alive reaps
+            # it, and while nsenter execs Python its cmdline reads empty.
+            return pid
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 args = f.read().split(b"\0")
@@ -236,6 +241,7 @@ class RouterDriver:
         # listens; writing it now lets the next apply see the proxy is starting.
         with open(self.proxy_pid_file(plan.router_id), "w") as f:
             f.write(f"{pid}\n")
+        self._spawned[plan.router_id] = pid
         result.proxy_started = True
 
     def _stop_proxy(self, router_id: str) -> None:

@@ -3,8 +3,9 @@
 Events come from the OVSDB monitor (a port, interface or bridge changed), the
 fanout notifications (port/network update or delete, tunnel update, security
 group rule or member update, or a gap in their numbering) and a periodic check (every ``check_interval`` seconds:
-canary flow present? anything drifted?). Each wake-up drains the queue, then
-runs one reconcile pass, so a burst of events costs one pass.
+canary flow present? anything drifted?), put off while events keep coming
+(one more interval at most). Each wake-up drains the queue, then runs one
+reconcile pass, so a burst of events costs one pass.
 """
 from __future__ import annotations
 
@@ -130,7 +131,12 @@ class Agent:
             resync, stop = self._drain(item)
             if stop:
                 break
-            periodic = time.monotonic() >= next_check     # even under a stream of events
+            # The check (a dump of every bridge, a firewall re-read) waits for
+            # a moment without events, one interval at most: during a burst of
+            # plugs it would hold back the passes wiring the new ports.
+            now = time.monotonic()
+            periodic = now >= next_check and (item is None
+                                              or now >= next_check + self.check_interval)
             if periodic:
                 next_check = time.monotonic() + self.check_interval
                 if self.reconciler.canary_missing():

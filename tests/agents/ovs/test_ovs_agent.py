@@ -107,6 +107,22 @@ def test_periodic_check_restores_flows_after_vswitchd_restart(start_agent):
     assert driver.dump_flows("br-tun")
 
 
+def test_periodic_check_still_runs_under_a_stream_of_events(start_agent):
+    """Put off while events come, but not forever: vswitchd's restart is seen."""
+    agent, driver, _ = start_agent(0.2)
+    assert wait_for(lambda: driver.dump_flows("br-int", 23))
+    snapshot = driver.snapshot
+
+    def busy_snapshot():            # every pass queues the next event: never idle
+        agent.on_ovsdb_change("Interface", "update", "qvo-stream")
+        return snapshot()
+    driver.snapshot = busy_snapshot
+    agent.on_ovsdb_change("Interface", "update", "qvo-stream")
+    driver.restart_vswitchd()
+    assert wait_for(lambda: driver.flows.get("br-int"), timeout=5)
+    assert driver.dump_flows("br-int", 23)
+
+
 def test_report_state_says_what_neutron_says(running, server):
     agent, _, _ = running
     assert wait_for(lambda: len(server.reports) >= 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from neutrino.agents.ovs import br_int, desired
@@ -65,6 +66,7 @@ class Reconciler:
         self.device_count = 0
         self._started = False
         self._written: dict[str, list] = {}   # bridge -> flows this agent last made true
+        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovs-agent-fw")
 
     # -- inputs from events
     def forget_port(self, port_id: str) -> None:
@@ -179,6 +181,33 @@ class Reconciler:
                                self.remotes, self.cookie)
         edits = ovsdb_edits(want, snap)
         t = result.timed("compute", t)
+        # The firewall (a server call, iptables-restore) runs beside the OVSDB
+        # edits and flows (waits on ovs-vswitchd): the pass takes the longer
+        # of the two, not their sum. Its ports are those this pass asked
+        # about; one plugged meanwhile is the next pass's.
+        firewall = None
+        if self.firewall is not None:
+            firewall = self._beside.submit(self._sync_firewall, asked, verify)
+        try:
+            want, snap = self._wire(want, snap, edits, verify, result)
+        finally:
+            unfiltered, fw_seconds = firewall.result() if firewall else (set(), 0.0)
+        if firewall:
+            result.seconds["firewall"] = fw_seconds
+        t = time.monotonic()
+        self._report(want, snap, result, unfiltered)
+        result.timed("report", t)
+        return result
+
+    def _sync_firewall(self, asked: set[str], verify: bool) -> tuple[set[str], float]:
+        started = time.monotonic()
+        unfiltered = self.firewall.sync(set(asked), self.devices, verify)
+        return unfiltered, time.monotonic() - started
+
+    def _wire(self, want, snap, edits, verify: bool, result: PassResult):
+        """OVSDB edits, then the flows of every bridge; returns the desired
+        state and snapshot as they are after the edits."""
+        t = time.monotonic()
         if edits:
             for edit in edits:
                 if isinstance(edit, ovs.AddBridge):
@@ -209,18 +238,7 @@ class Reconciler:
             self._written[bridge] = list(flows)
             t = result.timed("flows", t)
         self.device_count = len(want.bindings)
-        unfiltered: set[str] = set()
-        if self.firewall is not None:
-            # Ports plugged while this pass ran (seen by the snapshot after the
-            # OVSDB edits, never asked about) are the next pass's: counting them
-            # here would leave the firewall's picture incomplete, and under a
-            # stream of plugs no port would turn ACTIVE until the stream ends.
-            plugged = {p.iface_id for p in desired.device_ports(self.config, snap)} & asked
-            unfiltered = self.firewall.sync(plugged, self.devices, verify)
-            t = result.timed("firewall", t)
-        self._report(want, snap, result, unfiltered)
-        result.timed("report", t)
-        return result
+        return want, snap
 
     def _report(self, want, snap, result: PassResult, unfiltered: set[str]) -> None:
         """Ports wired (and filtered, when they must be) are up, others down."""

@@ -343,3 +343,33 @@ def test_port_plugged_during_a_pass_does_not_hold_back_the_others(config, server
     assert fw.calls[-1][1] == [first]
     assert rec.run().devices_up == [late]
     assert fw.calls[-1][1] == sorted([first, late])
+
+
+def test_firewall_runs_beside_the_flows(config, server, fw):
+    """The pass applies the flows while the firewall updates (each waits for
+    the other to have started: run one after the other, both would time out)."""
+    import threading
+
+    from neutrino.agents.ovs.firewall_hook import FirewallHook
+    driver = RecordingDriver()
+    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
+    rec = Reconciler(config, driver, server, hook)
+    rec.run()
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    flows_started, firewall_started = threading.Event(), threading.Event()
+    met = []
+    apply_flows, update = driver.apply_flows, fw.update
+
+    def slow_flows(bridge, changes):
+        flows_started.set()
+        met.append(firewall_started.wait(5))
+        apply_flows(bridge, changes)
+
+    def slow_update(ports, groups, members):
+        firewall_started.set()
+        met.append(flows_started.wait(5))
+        update(ports, groups, members)
+    driver.apply_flows, fw.update = slow_flows, slow_update
+    assert rec.run().devices_up == [port]
+    assert met and all(met)

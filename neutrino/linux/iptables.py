@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -396,13 +397,20 @@ class IptablesManager:
         """
         if ruleset is not None:
             self.desired = ruleset
-        applied: dict[str, list[str]] = {}
-        for family in self.desired.families:
-            lines = self.plan(self.desired, family, self.save(family))
-            if lines:
-                self._restore(family, lines)
-            applied[family] = lines
-        return applied
+        families = list(self.desired.families)
+        if len(families) == 1:
+            return {families[0]: self._apply_family(families[0])}
+        # IPv4 and IPv6 are separate tables and separate commands: apply them
+        # side by side (each is an iptables-save and an iptables-restore).
+        with ThreadPoolExecutor(max_workers=len(families)) as pool:
+            futures = {family: pool.submit(self._apply_family, family) for family in families}
+        return {family: future.result() for family, future in futures.items()}
+
+    def _apply_family(self, family: str) -> list[str]:
+        lines = self.plan(self.desired, family, self.save(family))
+        if lines:
+            self._restore(family, lines)
+        return lines
 
     def _restore(self, family: str, lines: list[str]) -> None:
         text = "\n".join(lines) + "\n"

@@ -7,14 +7,18 @@ device and namespace in the message.
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import functools
 import inspect
 import ipaddress
 import os
 import queue
+import socket
+import struct
 import threading
 from concurrent.futures import Future
 
@@ -277,21 +281,31 @@ def link_list(netns: str | None = None) -> list[str]:
 @_locked
 def veth_add(name: str, peer: str, netns: str | None = None,
              peer_netns: str | None = None, mtu: int | None = None) -> None:
-    """Create veth ``name`` in ``netns`` whose peer ``peer`` lands in ``peer_netns``."""
+    """Create veth ``name`` in ``netns`` whose peer ``peer`` lands in ``peer_netns``
+    (None: beside ``name``).
+
+    One netlink request: the MTU of both ends and the peer's namespace are
+    attributes of the creation.
+    """
     _check_ifname(name)
     _check_ifname(peer)
     ipr = _ipr(netns)
-    _call(f"veth add {name}/{peer}", netns, ipr.link, "add", ifname=name,
-          kind="veth", peer={"ifname": peer})
+    peer_info: dict = {"ifname": peer}
+    extra: dict = {}
+    if mtu:
+        extra["mtu"] = peer_info["mtu"] = int(mtu)
+    fd = None
+    if peer_netns is not None and peer_netns != netns:
+        if not netns_exists(peer_netns):
+            raise NeutrinoError(f"no network namespace {peer_netns!r}")
+        fd = os.open(f"{NETNS_DIR}/{peer_netns}", os.O_RDONLY)
+        peer_info["net_ns_fd"] = fd
     try:
-        if mtu:
-            link_set(name, netns=netns, mtu=mtu)
-            link_set(peer, netns=netns, mtu=mtu)
-        if peer_netns != netns:
-            link_set(peer, netns=netns, to_netns=peer_netns)
-    except NeutrinoError:
-        link_delete(name, netns=netns)
-        raise
+        _call(f"veth add {name}/{peer}", netns, ipr.link, "add", ifname=name,
+              kind="veth", peer=peer_info, **extra)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 @_locked
@@ -324,11 +338,11 @@ def link_set(name: str, netns: str | None = None, up: bool | None = None,
         attrs["address"] = mac
     if master is not None:
         attrs["master"] = _index(master, netns) if master else 0
-    if attrs:
-        _call(f"link set {name}", netns, ipr.link, "set", index=idx, **attrs)
     if up is not None:
-        _call(f"link set {name} {'up' if up else 'down'}", netns, ipr.link, "set",
-              index=idx, state="up" if up else "down")
+        attrs["state"] = "up" if up else "down"
+    if attrs:       # one request: the kernel sets master and MTU before the flags
+        _call(f"link set {name}{' up' if up else ' down' if up is False else ''}", netns,
+              ipr.link, "set", index=idx, **attrs)
     if to_netns is not None:
         fd = os.open(f"{NETNS_DIR}/{to_netns}", os.O_RDONLY) if netns_exists(to_netns) else None
         if fd is None:
@@ -484,6 +498,21 @@ def _write_sysctls(values: dict, netns: str) -> None:
             raise NeutrinoError(f"sysctl {key}={value}{_where(netns)}: {exc.strerror}") from None
 
 
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+
+
+@_locked
 def tx_offload_off(name: str, netns: str | None = None) -> None:
-    """Turn off tx checksum offload (see lab-facts: userspace OVS and veth)."""
-    proc.run(["ethtool", "-K", name, "tx", "off"], netns=netns)
+    """Turn off tx checksum offload (see lab-facts: userspace OVS and veth):
+    what ``ethtool -K DEV tx off`` does, as one ioctl from the namespace's
+    thread instead of a fork."""
+    _check_ifname(name)
+    value = array.array("I", [ETHTOOL_STXCSUM, 0])
+    ifreq = struct.pack("16sP16x", name.encode(), value.buffer_info()[0])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
+        except OSError as exc:
+            raise NeutrinoError(f"tx offload off {name}{_where(netns)}: "
+                                f"{exc.strerror}") from None

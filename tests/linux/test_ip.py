@@ -49,7 +49,7 @@ def test_veth_bridge_addr_route(two_ns):
     a, b = two_ns
     ip.veth_add("nt-a", "nt-b", netns=a, peer_netns=b, mtu=1450)
     assert ip.link_exists("nt-a", netns=a) and not ip.link_exists("nt-b", netns=a)
-    assert ip.link_info("nt-b", netns=b)["mtu"] == 1450
+    assert ip.link_info("nt-b", netns=b)["mtu"] == ip.link_info("nt-a", netns=a)["mtu"] == 1450
     ip.bridge_add("nt-br", netns=a)
     ip.link_set("nt-a", netns=a, master="nt-br", up=True)
     ip.link_set("nt-br", netns=a, up=True, mac="fa:16:3e:00:00:01", mtu=1400)
@@ -107,3 +107,10 @@ def test_sysctls_are_written_in_the_namespace_only(two_ns):
     assert open("/proc/sys/net/ipv4/conf/all/arp_ignore").read().strip() == root
     with pytest.raises(NeutrinoError, match="nt-missing"):
         ip.sysctls({"net.ipv6.conf.nt-missing.disable_ipv6": 1}, netns=a)
+
+
+@pytest.mark.dataplane
+def test_tx_offload_off_of_a_missing_device_is_an_error(two_ns):
+    a, _ = two_ns
+    with pytest.raises(NeutrinoError, match="nt-none"):
+        ip.tx_offload_off("nt-none", netns=a)

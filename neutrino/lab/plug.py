@@ -16,11 +16,14 @@ tx checksum offload off) is what libvirt would make of the tap.
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from neutrino.errors import NeutrinoError
+from neutrino.errors import CommandFailed, NeutrinoError
 from neutrino.lab.layout import Lab
-from neutrino.linux import ip, ovs_daemons
+from neutrino.linux import ip, ovs_daemons, proc
 
 INTEGRATION_BRIDGE = "br-int"
 DEV_LEN = 14
@@ -45,25 +48,14 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
     rundir = lab.ovs_rundir(node)
     names = VifNames.for_port(port_id)
     try:
-        ip.bridge_add(names.qbr, netns=ns, ageing_time=0)
-        ip.veth_add(names.qvb, names.qvo, netns=ns, mtu=mtu)
-        ip.veth_add("eth0", names.tap, netns=instance_netns, peer_netns=ns)
-        ip.sysctls({**{f"net.ipv6.conf.{dev}.disable_ipv6": 1
-                       for dev in (names.qbr, names.qvb, names.qvo, names.tap)},
-                    f"net.ipv4.conf.{names.qbr}.arp_ignore": 1,
-                    f"net.ipv4.conf.{names.qbr}.arp_announce": 2}, netns=ns)
-        ip.link_set(names.qbr, netns=ns, up=True)
-        ip.link_set(names.qvb, netns=ns, master=names.qbr, up=True)
-        ip.link_set(names.qvo, netns=ns, up=True)
-        ip.link_set(names.tap, netns=ns, mtu=mtu, master=names.qbr, up=True)
-        ip.link_set("eth0", netns=instance_netns, mac=mac, up=True)
+        _node_devices(names, ns, mtu, mac, instance_netns)
         ip.tx_offload_off("eth0", netns=instance_netns)
         try:
-            ovs_daemons.vsctl(
-                rundir, "--", "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
+            _port_adder.add(rundir, [
+                "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
                 "--", "set", "Interface", names.qvo,
                 f"external_ids:iface-id={port_id}", "external_ids:iface-status=active",
-                f"external_ids:attached-mac={mac}", f"external_ids:vm-uuid={vm_uuid}")
+                f"external_ids:attached-mac={mac}", f"external_ids:vm-uuid={vm_uuid}"])
         except NeutrinoError as exc:
             if f"no bridge named {INTEGRATION_BRIDGE}" in str(exc):
                 raise NeutrinoError(f"{node} has no {INTEGRATION_BRIDGE}: "
@@ -73,6 +65,90 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
         unplug(lab, node, port_id)
         raise
     return names
+
+
+class _PortAdder:
+    """The qvo add-ports of plugs running at once, grouped per node: one
+    thread per node runs every request queued meanwhile as one ovs-vsctl
+    transaction (each transaction makes ovs-vswitchd reconfigure every port
+    of the node; 20 boots at once made ~80 reconfigurations per compute).
+    A batch that fails is run again one request at a time, so each plug gets
+    its own error."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[tuple[list[str], Future]]] = {}
+
+    def add(self, rundir: str, args: list[str]) -> None:
+        done: Future = Future()
+        with self._lock:
+            first = rundir not in self._pending
+            self._pending.setdefault(rundir, []).append((args, done))
+        if first:
+            threading.Thread(target=self._run, args=(rundir,), daemon=True,
+                             name=f"add-port-{os.path.basename(os.path.dirname(rundir))}").start()
+        done.result()
+
+    def _run(self, rundir: str) -> None:
+        while True:
+            with self._lock:
+                batch = self._pending.get(rundir) or []
+                if not batch:
+                    self._pending.pop(rundir, None)
+                    return
+                self._pending[rundir] = []
+            try:
+                ovs_daemons.vsctl(rundir, *(word for args, _ in batch for word in ("--", *args)))
+            except NeutrinoError as exc:
+                if len(batch) == 1:
+                    batch[0][1].set_exception(exc)
+                    continue
+                for args, done in batch:
+                    try:
+                        ovs_daemons.vsctl(rundir, "--", *args)
+                    except NeutrinoError as one:
+                        done.set_exception(one)
+                    else:
+                        done.set_result(None)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+
+_port_adder = _PortAdder()
+
+
+NODE_SCRIPT = """set -e
+ip link add "$QBR" type bridge ageing_time 0
+ip link add "$QVB" mtu "$MTU" type veth peer name "$QVO" mtu "$MTU"
+ip link add "$TAP" mtu "$MTU" type veth peer name eth0 netns "$INST" address "$MAC" mtu "$MTU"
+for dev in "$QBR" "$QVB" "$QVO" "$TAP"; do echo 1 > "/proc/sys/net/ipv6/conf/$dev/disable_ipv6"; done
+echo 1 > "/proc/sys/net/ipv4/conf/$QBR/arp_ignore"
+echo 2 > "/proc/sys/net/ipv4/conf/$QBR/arp_announce"
+ip -b - <<EOF
+link set $QBR up
+link set $QVB master $QBR up
+link set $QVO up
+link set $TAP master $QBR up
+EOF
+ip -n "$INST" link set eth0 up
+"""
+
+
+def _node_devices(names: VifNames, ns: str, mtu: int, mac: str, instance_netns: str) -> None:
+    """qbr, qvb/qvo and tap (its peer eth0 made in the instance with the
+    port's MAC), all up, by one shell in the node: iproute2 does the netlink
+    work outside this process. Done here, a boot's dozen netlink requests
+    each queued for this process's interpreter lock behind the other boots'
+    threads: 20 boots at once spent ~1 s each in the plug, against ~0.5 s so."""
+    env = {"QBR": names.qbr, "QVB": names.qvb, "QVO": names.qvo, "TAP": names.tap,
+           "MTU": str(int(mtu)), "MAC": mac, "INST": instance_netns}
+    try:
+        proc.run(["env", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", NODE_SCRIPT],
+                 netns=ns)
+    except CommandFailed as exc:
+        reason = exc.stderr.splitlines()[0] if exc.stderr else f"exit {exc.returncode}"
+        raise NeutrinoError(f"hybrid plug of {names.tap} in {ns}: {reason}") from None
 
 
 def unplug(lab: Lab, node: str, port_id: str) -> None:

@@ -265,6 +265,16 @@ def _snat_disabled(lab: Lab, target: str | None) -> dict:
     return {"router": r["id"], "gateway": {"network_id": gw["network_id"], "enable_snat": True}}
 
 
+def _router_disabled(lab: Lab, target: str | None) -> dict:
+    api = _api(lab)
+    try:
+        r = _router(api, target)
+        api.put(f"/v2.0/routers/{r['id']}", {"router": {"admin_state_up": False}})
+    finally:
+        api.close()
+    return {"router": r["id"]}
+
+
 def _subnet_detached(lab: Lab, target: str | None) -> dict:
     inst = _instance(lab, None)
     api = _api(lab)
@@ -340,6 +350,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("subnet-detached", "the instances' subnet not attached to the router",
           "ROUTER (first)", _subnet_detached),
     Fault("snat-disabled", "SNAT disabled on the router", "ROUTER (first)", _snat_disabled),
+    Fault("router-disabled", "the router set administratively down (admin_state_up false)",
+          "ROUTER (first)", _router_disabled),
     Fault("ip-forward-off", "ip_forward off in the router namespace (L3 agent stopped first)",
           "ROUTER (first)",
           _ip_forward_off),
@@ -397,6 +409,12 @@ def _heal_one(lab: Lab, entry: dict) -> None:
                         {"router": {"external_gateway_info": undo["gateway"]}})
             finally:
                 _restore_fips(api, undo.get("fips", []))
+        finally:
+            api.close()
+    elif name == "router-disabled":
+        api = _api(lab)
+        try:
+            api.put(f"/v2.0/routers/{undo['router']}", {"router": {"admin_state_up": True}})
         finally:
             api.close()
     elif name == "fip-disassociated":

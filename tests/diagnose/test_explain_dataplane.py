@@ -113,6 +113,10 @@ FAULTS = [
     # vm2: vm1 leaves through its floating IP, which SNAT being off does not touch
     ("snat-disabled", None, "vm2", OUTSIDE, (), "qg-", "SNAT is disabled",
      lambda d: d.ping("vm2", OUTSIDE)),
+    ("router-disabled", None, "vm1", OUTSIDE, (), "qr-", "administratively down",
+     lambda d: d.ping("vm1", OUTSIDE)),
+    ("router-disabled", None, OUTSIDE, "vm1", (), "qg-", "administratively down",
+     lambda d: d.from_outside(d.fip_address)),
     ("ip-forward-off", None, "vm1", OUTSIDE, (), "qrouter-", "forwarding is off",
      lambda d: d.ping("vm1", OUTSIDE)),
     ("em4-down", None, "vm2", OUTSIDE, (), "em4", "em4", lambda d: d.ping("vm2", OUTSIDE)),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from neutrino.diagnose.context import Ctx
 from neutrino.diagnose.endpoints import ROUTER_OWNERS, Endpoint
 from neutrino.diagnose.hops.instance import route_lookup
-from neutrino.diagnose.hops.router import UPLINK, _nat_rules
+from neutrino.diagnose.hops.router import UPLINK, _nat_rules, disabled
 from neutrino.diagnose.path import Hop
 
 UPSTREAM = "upstream"
@@ -59,6 +59,9 @@ def to_router(ctx: Ctx, outside_ip: str, ep: Endpoint, fip: dict) -> tuple[list[
     qg = ("qg-" + gw["id"])[:14] if gw else "qg-"
     dnat = Hop(host, qg, "")
     hops.append(dnat)
+    info = next((r for r in ctx.snap.routers if r["id"] == router_id), {"id": router_id})
+    if disabled(info, dnat):
+        return hops, None
     if ns is None:
         dnat.fail(f"router namespace {ns_name} is missing on {host}", ctx.lab_up)
         return hops, None

@@ -38,6 +38,19 @@ def _agent_note(ctx: Ctx, host: str) -> str:
     return f"; the L3 agent on {host} is not alive" if alive is False else ""
 
 
+def disabled(info: dict, hop: Hop) -> bool:
+    """Fail ``hop`` when the router is administratively down (the L3 agent then
+    keeps its namespace and ports, links down, and routes nothing)."""
+    if info.get("admin_state_up") is not False:
+        return False
+    name = _label(info)
+    hop.fail(f"router {name} is administratively down (admin_state_up false): its ports are "
+             "down and it routes nothing", f"openstack router set --enable {name}",
+             {"method": "PUT", "path": f"/v2.0/routers/{info['id']}",
+              "body": {"router": {"admin_state_up": True}}})
+    return True
+
+
 def hops(ctx: Ctx, src: Endpoint, router: Endpoint, dst_ip: str) -> list[Hop]:
     """From the router's qr- port to the way out (the outside or another subnet)."""
     router_id = (router.netns or "qrouter-")[len("qrouter-"):]
@@ -49,6 +62,8 @@ def hops(ctx: Ctx, src: Endpoint, router: Endpoint, dst_ip: str) -> list[Hop]:
     qr = ("qr-" + (router.port_id or ""))[:14]
     hop = Hop(host, qr, "")
     out.append(hop)
+    if disabled(info, hop):
+        return out
     ns = node.namespaces.get(router.netns or "")
     if ns is None:
         hop.fail(f"router {name} has no namespace {router.netns} on {host}"

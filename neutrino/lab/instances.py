@@ -207,9 +207,11 @@ class _ActiveWatch:
     process: one thread per lab asks the API for the status of every awaited
     port in one list request, where each create polled its own port (20
     creates at once sent the server ~400 requests a second, served beside the
-    agents' calls that make those ports ACTIVE)."""
+    agents' calls that make those ports ACTIVE). Every 50 ms: a request costs
+    the server ~3 ms of CPU, and at 20 ms the poller alone took ~30 % of the
+    server's CPU during 20 boots at once."""
 
-    INTERVAL = 0.02
+    INTERVAL = 0.05
 
     def __init__(self):
         self._lock = threading.Lock()

@@ -94,7 +94,12 @@ def run_ovs(argv: list[str]) -> int:
         agent.stop()
         ovsdb.stop()
         server.close()
-    return 0
+    # Stopped cleanly, nothing left to write: skip the interpreter's teardown
+    # of every module (0.2-0.4 s on a loaded machine), which a restart (lab
+    # up after SIGTERM) would wait for.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def run_dhcp(argv: list[str]) -> int:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import urllib.parse
 
 from neutrino.errors import NeutrinoError
 from neutrino.cli.lab import split_command
-from neutrino.lab import instances
+from neutrino.lab import accounts, instances
 from neutrino.lab.layout import DEFAULT_LAB, Lab
 
 
@@ -25,6 +27,9 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--network", required=True, help="network name or id")
     p.add_argument("--host", default=None, help="node (default: the least busy compute)")
     p.add_argument("--ip", default=None, help="fixed IP to ask for (one instance only)")
+    p.add_argument("--project", default=None, metavar="NAME_OR_ID",
+                   help="the project that owns the instance's port, as Nova creates it"
+                        " (default: the lab admin's)")
     p.add_argument("--vif-timeout", type=float, default=10,
                    help="seconds to wait for the port to turn ACTIVE (0: do not wait)")
     lab_args(p)
@@ -50,14 +55,17 @@ def main(argv: list[str]) -> int:
         args.cmd = [*args.cmd, *command]
     lab = Lab.locate(args.lab, args.state_dir)
     if args.action == "create":
+        if args.ip and len(args.instance) > 1:
+            raise NeutrinoError("--ip needs a single instance name")
+        project_id = project_of(lab, args.project) if args.project is not None else None
         if len(args.instance) == 1:
             created = [instances.create(lab, args.instance[0], args.network, host=args.host,
-                                        fixed_ip=args.ip, vif_timeout=args.vif_timeout)]
-        elif args.ip:
-            raise NeutrinoError("--ip needs a single instance name")
+                                        fixed_ip=args.ip, vif_timeout=args.vif_timeout,
+                                        project_id=project_id)]
         else:
             created = instances.create_many(lab, args.instance, args.network, host=args.host,
-                                            vif_timeout=args.vif_timeout)
+                                            vif_timeout=args.vif_timeout,
+                                            project_id=project_id)
         for inst in created:
             print(f"instance {inst['name']} on {inst['host']}: port {inst['port_id']}, "
                   f"ips {', '.join(inst['ips'])}, mac {inst['mac']}")
@@ -83,3 +91,49 @@ def main(argv: list[str]) -> int:
         os.execvp(argv[0], argv)
     except OSError as exc:
         raise NeutrinoError(f"cannot run {argv[0]}: {exc.strerror}") from None
+
+
+def project_of(lab: Lab, name_or_id: str) -> str:
+    """The id of the lab's Keystone project ``name_or_id`` (asked as the lab admin).
+
+    Plain http.client, as the lab's API client: ``instance create`` stays quick.
+    """
+    if not name_or_id or "/" in name_or_id:
+        raise NeutrinoError(f"bad project name or id {name_or_id!r}")
+    creds = accounts.credentials(lab, "admin")
+    found = _identity_get(creds, f"/projects/{urllib.parse.quote(name_or_id)}")
+    if found is not None:
+        return found["project"]["id"]
+    query = urllib.parse.urlencode({"name": name_or_id})
+    projects = (_identity_get(creds, f"/projects?{query}") or {}).get("projects", [])
+    if not projects:
+        raise NeutrinoError(f"no project {name_or_id!r} in lab {lab.name}")
+    if len(projects) > 1:
+        raise NeutrinoError(f"{len(projects)} projects are called {name_or_id!r}: use the id")
+    return projects[0]["id"]
+
+
+def _identity_get(creds: accounts.Credentials, path: str) -> dict | None:
+    """GET ``path`` of the lab's Keystone; None on 404; a refused token is renewed once."""
+    for renew in (False, True):
+        conn = http.client.HTTPConnection(creds.host, creds.tcp_port, timeout=creds.timeout)
+        try:
+            conn.request("GET", creds.path + path, headers={
+                "Accept": "application/json", "X-Auth-Token": creds.token(renew=renew)})
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise NeutrinoError(f"cannot reach the lab's identity service at "
+                                f"{creds.identity_url}: {exc}") from None
+        finally:
+            conn.close()
+        if resp.status != 401:
+            break
+    if resp.status == 404:
+        return None
+    if resp.status != 200:
+        raise NeutrinoError(f"{creds.identity_url}{path}: HTTP {resp.status}")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise NeutrinoError(f"{creds.identity_url}{path}: not JSON") from None

@@ -125,7 +125,8 @@ _placement = threading.Lock()
 
 
 def create_many(lab: Lab, names: list[str], network: str, host: str | None = None,
-                vif_timeout: float = 10, say=print) -> list[dict]:
+                vif_timeout: float = 10, say=print,
+                project_id: str | None = None) -> list[dict]:
     """Boot several instances at once (one process: the imports and the netlink
     sockets are paid once). Raises after all are tried if any failed."""
     for name in names:
@@ -134,7 +135,8 @@ def create_many(lab: Lab, names: list[str], network: str, host: str | None = Non
         raise NeutrinoError("an instance name is given twice")
     with ThreadPoolExecutor(max_workers=min(len(names), 8)) as pool:
         futures = {name: pool.submit(create, lab, name, network, host=host,
-                                     vif_timeout=vif_timeout, say=say) for name in names}
+                                     vif_timeout=vif_timeout, say=say,
+                                     project_id=project_id) for name in names}
     done, failed = [], []
     for name, future in futures.items():
         try:

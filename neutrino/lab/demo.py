@@ -4,6 +4,13 @@ It drives Neutrino the way a user would: `neutrino lab up`, the Networking
 API over HTTP, `neutrino instance create`, then real packets between the
 instances. Every check prints one line; any failed check makes the demo exit
 non-zero. The lab is left running for exploring.
+
+Who does what is DevStack's: the admin owns the external network `public`
+and its subnet; the `demo` user builds the tenant side in the demo project
+with its own token (network `private`, router1, the floating IP, the default
+group's rules), and the instances' ports are made as Nova makes them (by the
+admin, in the demo project). `openstack --os-cloud neutrino-demo network
+list` then shows private and public.
 """
 import json
 import os
@@ -18,6 +25,7 @@ BIN = os.path.join(os.path.dirname(sys.executable), "neutrino")
 NETWORK, CIDR = "private", "10.11.11.0/24"
 INSTANCES = (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01"))
 PUBLIC, PUBLIC_CIDR, PUBLIC_GW = "public", "192.168.100.0/24", "192.168.100.1"
+TENANT = "demo"                   # DevStack's demo user and project
 ROUTER = "router1"
 OUTSIDE = "203.0.113.10"          # the lab upstream's "Internet host"
 METADATA = "http://169.254.169.254/latest/meta-data/instance-id"
@@ -33,7 +41,9 @@ class Demo:
         self.lab_args = ["--name", lab] if lab else []
         self.failures: list[str] = []
         self.t0 = time.monotonic()
-        self.api: httpx.Client | None = None
+        self.admin: httpx.Client | None = None     # the cloud's admin
+        self.tenant: httpx.Client | None = None    # the demo user, in the demo project
+        self.network_id: str | None = None
 
     # -- plumbing -----------------------------------------------------------
     def say(self, text: str) -> None:
@@ -69,23 +79,32 @@ class Demo:
         from neutrino.lab import accounts, info
         from neutrino.lab.layout import Lab
         lab = Lab.locate(self.lab_args[1] if self.lab_args else None)
-        # The cloud's admin, as DevStack's `source openrc admin admin`.
-        self.api = httpx.Client(base_url=info.endpoint(lab), timeout=10,
-                                auth=accounts.credentials(lab, "admin"))
+        # DevStack's `source openrc admin admin` and `source openrc demo demo`.
+        self.admin, self.tenant = (
+            httpx.Client(base_url=info.endpoint(lab), timeout=10,
+                         auth=accounts.credentials(lab, user)) for user in ("admin", TENANT))
 
-    def find_or_create(self, collection: str, name: str, body: dict) -> dict:
+    @staticmethod
+    def find_or_create(api: httpx.Client, collection: str, name: str, body: dict) -> dict:
+        """``name`` as ``api``'s user sees it (the demo user: its own project's,
+        shared and external ones), made in that user's project when missing."""
         singular = collection[:-1]
-        found = self.api.get(f"/v2.0/{collection}", params={"name": name}).json()[collection]
+        resp = api.get(f"/v2.0/{collection}", params={"name": name})
+        resp.raise_for_status()
+        found = resp.json()[collection]
         if found:
             return found[0]
-        resp = self.api.post(f"/v2.0/{collection}", json={singular: {"name": name, **body}})
+        resp = api.post(f"/v2.0/{collection}", json={singular: {"name": name, **body}})
         resp.raise_for_status()
         return resp.json()[singular]
 
     def network(self) -> None:
-        net = self.find_or_create("networks", NETWORK, {})
-        self.find_or_create("subnets", f"{NETWORK}-subnet",
+        net = self.find_or_create(self.tenant, "networks", NETWORK, {})
+        self.find_or_create(self.tenant, "subnets", f"{NETWORK}-subnet",
                             {"network_id": net["id"], "cidr": CIDR, "ip_version": 4})
+        self.network_id = net["id"]
+        # The provider attributes are the admin's to see.
+        net = self.admin.get(f"/v2.0/networks/{net['id']}").json()["network"]
         self.say(f"network {NETWORK} {net['id']} (VNI {net.get('provider:segmentation_id')},"
                  f" MTU {net['mtu']}), subnet {CIDR}")
 
@@ -94,8 +113,11 @@ class Demo:
             self.neutrino("instance", "list", *self.lab_args, "-f", "json"))}
         for name, host in INSTANCES:
             if name not in existing:
+                # As Nova: the port in the instance's (demo) project, on the
+                # tenant's network by id (the admin sees every project's names).
                 self.neutrino("instance", "create", *self.lab_args, name,
-                              "--network", NETWORK, "--host", host)
+                              "--network", self.network_id, "--host", host,
+                              "--project", TENANT)
         self.say("instances booted: " + ", ".join(f"{n} on {h}" for n, h in INSTANCES))
         deadline = time.monotonic() + 30
         leases: dict = {}
@@ -146,8 +168,8 @@ class Demo:
 
     def open_default_group(self) -> None:
         """Allow ICMP and SSH in on the default group, as a user would."""
-        groups = self.api.get("/v2.0/security-groups",
-                              params={"name": "default"}).json()["security_groups"]
+        groups = self.tenant.get("/v2.0/security-groups",
+                                 params={"name": "default"}).json()["security_groups"]
         if not self.check(bool(groups), "the project has its default security group"):
             return
         for what, rule in (("ICMP", {"protocol": "icmp"}),
@@ -155,8 +177,8 @@ class Demo:
                                        "port_range_max": 22})):
             body = {"security_group_id": groups[0]["id"], "direction": "ingress",
                     "ethertype": "IPv4", "remote_ip_prefix": "0.0.0.0/0", **rule}
-            resp = self.api.post("/v2.0/security-group-rules",
-                                 json={"security_group_rule": body})
+            resp = self.tenant.post("/v2.0/security-group-rules",
+                                    json={"security_group_rule": body})
             self.check(resp.status_code in (201, 409),
                        f"default group: ingress {what} from anywhere"
                        + (" (already there)" if resp.status_code == 409 else ""))
@@ -172,30 +194,31 @@ class Demo:
             print(self.on_node("compute01", *cmd).rstrip())
 
     def north_south(self) -> None:
-        """The seed's way out: `public`, router1 with SNAT, a floating IP for vm1."""
-        ext = self.find_or_create("networks", PUBLIC, {
+        """The seed's way out: the admin's `public`; the demo user's router1
+        with SNAT and a floating IP for vm1."""
+        ext = self.find_or_create(self.admin, "networks", PUBLIC, {
             "router:external": True, "provider:network_type": "flat",
             "provider:physical_network": "extnet"})
-        self.find_or_create("subnets", f"{PUBLIC}-subnet", {
+        self.find_or_create(self.admin, "subnets", f"{PUBLIC}-subnet", {
             "network_id": ext["id"], "cidr": PUBLIC_CIDR, "ip_version": 4,
             "gateway_ip": PUBLIC_GW, "enable_dhcp": False,
             "allocation_pools": [{"start": "192.168.100.100", "end": "192.168.100.200"}]})
-        router = self.find_or_create("routers", ROUTER, {
+        router = self.find_or_create(self.tenant, "routers", ROUTER, {
             "external_gateway_info": {"network_id": ext["id"]}})
-        private = self.api.get("/v2.0/subnets",
-                               params={"name": f"{NETWORK}-subnet"}).json()["subnets"][0]
-        attached = self.api.get("/v2.0/ports", params={
+        private = self.tenant.get("/v2.0/subnets", params={
+            "name": f"{NETWORK}-subnet", "network_id": self.network_id}).json()["subnets"][0]
+        attached = self.tenant.get("/v2.0/ports", params={
             "device_id": router["id"], "device_owner": "network:router_interface"}).json()
         if not attached["ports"]:
-            self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                         json={"subnet_id": private["id"]}).raise_for_status()
-        router = self.api.get(f"/v2.0/routers/{router['id']}").json()["router"]
+            self.tenant.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                            json={"subnet_id": private["id"]}).raise_for_status()
+        router = self.tenant.get(f"/v2.0/routers/{router['id']}").json()["router"]
         gateway = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
         vm1 = self.instance("vm1")
-        fips = self.api.get("/v2.0/floatingips",
-                            params={"port_id": vm1["port"]}).json()["floatingips"]
+        fips = self.tenant.get("/v2.0/floatingips",
+                               params={"port_id": vm1["port"]}).json()["floatingips"]
         if not fips:
-            resp = self.api.post("/v2.0/floatingips", json={"floatingip": {
+            resp = self.tenant.post("/v2.0/floatingips", json={"floatingip": {
                 "floating_network_id": ext["id"], "port_id": vm1["port"]}})
             resp.raise_for_status()
             fips = [resp.json()["floatingip"]]
@@ -225,7 +248,7 @@ class Demo:
         return next(i for i in listing if i["name"] == name)
 
     def port_device(self, port_id: str) -> str:
-        return self.api.get(f"/v2.0/ports/{port_id}").json()["port"]["device_id"]
+        return self.tenant.get(f"/v2.0/ports/{port_id}").json()["port"]["device_id"]
 
     @staticmethod
     def until(probe, timeout: float = 30) -> bool:

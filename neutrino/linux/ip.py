@@ -64,7 +64,7 @@ class _NetnsWorker:
 
     def __init__(self, netns: str | None, create: bool = False):
         self.netns = netns
-        self.ipr = None
+        self._ipr = None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         started: Future = Future()
         self.thread = threading.Thread(target=self._run, args=(create, started),
@@ -83,6 +83,7 @@ class _NetnsWorker:
             own = f"/proc/self/task/{threading.get_native_id()}/ns/net"
             if libc.mount(own.encode(), path.encode(), b"none", MS_BIND, None) != 0:
                 raise OSError(ctypes.get_errno(), f"bind {path}")
+            _set_up("lo")           # a new namespace starts with lo down
             return
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -91,10 +92,17 @@ class _NetnsWorker:
         finally:
             os.close(fd)
 
+    @property
+    def ipr(self):
+        """The namespace's IPRoute, opened on first use (on this thread): an
+        instance's namespace never needs one."""
+        if self._ipr is None:
+            self._ipr = _pyroute2().IPRoute()
+        return self._ipr
+
     def _run(self, create: bool, started: Future) -> None:
         try:
             self._enter(create)
-            self.ipr = _pyroute2().IPRoute()
         except BaseException as exc:             # handed to the creating thread
             started.set_exception(exc)
             return
@@ -110,7 +118,8 @@ class _NetnsWorker:
                 done.set_result(fn(*args, **kwargs))
             except BaseException as exc:
                 done.set_exception(exc)
-        self.ipr.close()
+        if self._ipr is not None:
+            self._ipr.close()
 
     def call(self, fn, *args, **kwargs):
         if threading.current_thread() is self.thread:
@@ -212,8 +221,6 @@ def netns_add(name: str) -> None:
         except OSError as exc:
             os.unlink(path)
             raise NeutrinoError(f"netns add {name}: {exc}") from None
-    # A new namespace starts with lo down; everything expects it up.
-    link_set("lo", netns=name, up=True)
 
 
 def _share_netns_dir() -> None:
@@ -500,6 +507,16 @@ def _write_sysctls(values: dict, netns: str) -> None:
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def _set_up(name: str) -> None:
+    """Bring ``name`` up with an ioctl in the calling thread's namespace."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, struct.pack("16sH22x", name.encode(), 0))
+        flags = struct.unpack("16sH22x", ifreq)[1]
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS,
+                    struct.pack("16sH22x", name.encode(), flags | IFF_UP))
 
 
 @_locked

@@ -190,7 +190,8 @@ def agent(config, server, fw):
     agent.notify = lambda event, payload: callbacks[0](
         "q-agent-notifier-security_group-update", event, payload, {"seq": 1, "gap": False})
     try:
-        assert wait_for(lambda: fw.calls)       # the skeleton, before any port
+        # the skeleton, before any port, and the bridges (made beside it)
+        assert wait_for(lambda: fw.calls and agent.passes >= 1)
         yield agent
     finally:
         agent.stop()

@@ -147,7 +147,9 @@ class Agent:
             if resync:
                 self.reconciler.forget_all()
             try:
-                result = self.reconciler.run(verify=resync or periodic)
+                # The report of a pass goes to the server while the next
+                # pass starts (a burst of plugs: the server is slow then).
+                result = self.reconciler.run(verify=resync or periodic, wait_report=False)
                 self.passes += 1
                 if result.changed or result.devices_up or result.devices_down:
                     LOG.info("pass %d: %d OVSDB edits, +%d/-%d flows, up %s, down %s (%s)",

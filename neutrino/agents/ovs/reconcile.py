@@ -67,6 +67,8 @@ class Reconciler:
         self._started = False
         self._written: dict[str, list] = {}   # bridge -> flows this agent last made true
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovs-agent-fw")
+        self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovs-agent-up")
+        self._reporting = None     # (up, down, future) of the report in flight
 
     # -- inputs from events
     def forget_port(self, port_id: str) -> None:
@@ -83,6 +85,7 @@ class Reconciler:
 
     def forget_all(self) -> None:
         """Full resync: ask the server again for everything."""
+        self.flush_report()
         self._previous.update(self.devices)
         self.devices.clear()
         self.tunnels_synced = False
@@ -164,10 +167,12 @@ class Reconciler:
             self._previous.pop(details["device"], None)
         return plugged
 
-    def run(self, verify: bool = True) -> PassResult:
+    def run(self, verify: bool = True, wait_report: bool = True) -> PassResult:
         """One pass. ``verify`` dumps every bridge's flows to catch drift;
         without it a bridge whose flows this agent wrote is diffed against
-        what it wrote (an event pass then costs no dump at all)."""
+        what it wrote (an event pass then costs no dump at all). Without
+        ``wait_report`` the pass returns while its report to the server is
+        in flight (see ``_report``)."""
         result = PassResult()
         t = time.monotonic()
         snap = self.driver.snapshot()
@@ -195,7 +200,7 @@ class Reconciler:
         if firewall:
             result.seconds["firewall"] = fw_seconds
         t = time.monotonic()
-        self._report(want, snap, result, unfiltered)
+        self._report(want, snap, result, unfiltered, wait_report)
         result.timed("report", t)
         return result
 
@@ -240,8 +245,15 @@ class Reconciler:
         self.device_count = len(want.bindings)
         return want, snap
 
-    def _report(self, want, snap, result: PassResult, unfiltered: set[str]) -> None:
-        """Ports wired (and filtered, when they must be) are up, others down."""
+    def _report(self, want, snap, result: PassResult, unfiltered: set[str],
+                wait: bool = True) -> None:
+        """Ports wired (and filtered, when they must be) are up, others down.
+
+        Without ``wait`` the call to the server goes on while the next pass
+        starts (the agent's loop): that pass first takes its answer into
+        account, so nothing is reported twice.
+        """
+        self.flush_report()
         up_now = {b.port_id for b in want.bindings.values()
                   if b.up and snap.ports.get(b.name) is not None
                   and snap.ports[b.name].tag == b.tag and b.port_id not in unfiltered}
@@ -249,20 +261,33 @@ class Reconciler:
         result.devices_down = sorted(self.reported_up - up_now)
         if not (result.devices_up or result.devices_down):
             return
+        up, down = list(result.devices_up), list(result.devices_down)
+        self._reporting = (up, down, self._reporter.submit(
+            self.server.update_device_list, up, down))
+        if wait:
+            self.flush_report()
+
+    def flush_report(self) -> None:
+        """Wait for the report in flight, if any, and record what it changed."""
+        if self._reporting is None:
+            return
+        sent_up, sent_down, call = self._reporting
+        self._reporting = None
         try:
-            reply = self.server.update_device_list(result.devices_up, result.devices_down)
+            reply = call.result()
         except Exception as exc:
             LOG.warning("update_device_list failed: %s", exc)
             return
         reply = reply if isinstance(reply, dict) else {}
         # Devices the server could not update are reported again by the next pass.
-        up = set(result.devices_up) - set(reply.get("failed_devices_up") or [])
-        down = set(result.devices_down) - set(reply.get("failed_devices_down") or [])
+        up = set(sent_up) - set(reply.get("failed_devices_up") or [])
+        down = set(sent_down) - set(reply.get("failed_devices_down") or [])
         self.reported_up = (self.reported_up | up) - down
         self.reported_down = (self.reported_down | down) - up
 
     def report_unplugged(self) -> None:
         """After a resync: ports bound here but not plugged are DOWN."""
+        self.flush_report()
         try:
             bound = set(self.server.get_ports_on_host() or [])
         except Exception as exc:

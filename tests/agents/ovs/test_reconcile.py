@@ -373,3 +373,25 @@ def test_firewall_runs_beside_the_flows(config, server, fw):
     driver.apply_flows, fw.update = slow_flows, slow_update
     assert rec.run().devices_up == [port]
     assert met and all(met)
+
+
+def test_report_in_flight_while_the_next_pass_starts(config, server):
+    """The agent's passes do not wait for the server to take their report;
+    the next pass counts it and reports nothing twice."""
+    import threading
+    driver, rec = started(config, server)
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    release, completed = threading.Event(), []
+    answer = server.update_device_list
+
+    def slow_answer(up, down):
+        release.wait(5)
+        completed.append(up)
+        return answer(up, down)
+    server.update_device_list = slow_answer
+    assert rec.run(wait_report=False).devices_up == [port]
+    assert completed == []                  # the pass is over, its report is not
+    release.set()
+    assert rec.run().devices_up == []
+    assert completed == [[port]] and server.up == {port}

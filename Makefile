@@ -21,7 +21,7 @@ unit: setup
 	@$(PY) -m pytest -q -p no:cacheprovider -m "not dataplane and not clients" $(PYTEST_ARGS)
 
 bench: setup
-	@for b in api lab north_south firewall security_groups explain identity; do \
+	@for b in api lab north_south firewall security_groups explain identity clients; do \
 	  echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:

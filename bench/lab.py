@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from neutrino.lab import instances, lifecycle, teardown  # noqa: E402
 from neutrino.lab.api import LabApi  # noqa: E402
 from neutrino.lab.layout import Lab  # noqa: E402
-from neutrino.linux import ip  # noqa: E402
+from neutrino.linux import ip, proc  # noqa: E402
 
 
 def new_lab() -> Lab:
@@ -74,7 +74,9 @@ def bench_lab_up(rounds: int) -> None:
 
 
 def ping_once(netns: str, address: str) -> bool:
-    return subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "0.2", address],
+    """nsenter, not ``ip netns exec`` (a mount namespace and a /sys remount per
+    ping): the bench's own forks ran beside the boots it measures."""
+    return subprocess.run(proc.in_netns(["ping", "-c", "1", "-W", "0.2", address], netns),
                           capture_output=True).returncode == 0
 
 

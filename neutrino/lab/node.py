@@ -15,6 +15,12 @@ from neutrino.linux import ip, netns, ovs_daemons
 
 OVSDB_MANAGER = "ptcp:6640:127.0.0.1"
 UNDERLAY_MTU = 1500
+# A node is an IPv4 host: without IPv6, new devices bring no address
+# autoconfiguration and route churn that ovs-vswitchd reacts to by
+# revalidating; with arp_ignore=1 only br-phy (which holds the tunnel IP)
+# answers ARP for it, never eth1, the OVS port beneath it.
+NODE_SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1,
+                "net.ipv4.conf.all.arp_ignore": 1}
 
 
 def ensure_underlay(lab: Lab) -> None:
@@ -52,6 +58,7 @@ def ensure_node(lab: Lab, node: str) -> dict:
     name = lab.netns(node)
     if not ip.netns_exists(name):
         ip.netns_add(name)
+        ip.sysctls(NODE_SYSCTLS, netns=name)
     if netns.ns_inode(lab.mnt_file(node)) is None:
         netns.mount_ns_create(lab.mnt_file(node), name, _view_script(lab, node),
                               uts_path=uts_file(lab, node))

@@ -118,6 +118,10 @@ def test_node_has_a_private_view(bare_lab):
         assert "eth1" in links and "br-phy" in links and "eth0" not in links
         assert "ovs-vswitchd" in on_node(lab, "compute01", "ovs-appctl", "-t", "ovs-vswitchd",
                                          "version").stdout
+        # An IPv4 host: no IPv6 on the node's devices, ARP answered by br-phy only.
+        flags = on_node(lab, "compute01", "cat", "/proc/sys/net/ipv6/conf/br-phy/disable_ipv6",
+                        "/proc/sys/net/ipv4/conf/all/arp_ignore").stdout.split()
+        assert flags == ["1", "1"]
     finally:
         on_node(lab, "controller", "ip", "netns", "delete", inner)
         on_node(lab, "compute02", "ip", "link", "delete", "br-view")

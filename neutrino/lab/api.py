@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
+import uuid
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab.accounts import Credentials, credentials
@@ -105,9 +106,11 @@ class LabApi:
         return (self._call("GET", "/v2.0/agents") or {}).get("agents", [])
 
     def network(self, name_or_id: str) -> dict:
-        found = self._call("GET", f"/v2.0/networks/{urllib.parse.quote(name_or_id)}")
-        if found:
-            return found["network"]
+        """By id when it has an id's shape (one request), else by name."""
+        if _is_uuid(name_or_id):
+            found = self._call("GET", f"/v2.0/networks/{name_or_id}")
+            if found:
+                return found["network"]
         nets = (self._call("GET", "/v2.0/networks", params={"name": name_or_id})
                 or {}).get("networks", [])
         if not nets:
@@ -136,3 +139,11 @@ def _message(raw: bytes) -> str:
     if isinstance(err, dict):
         return err.get("message") or str(err)
     return str(body)[:200]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

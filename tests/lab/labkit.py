@@ -96,6 +96,7 @@ class FakeNeutron:
         self.keystone = keystone
         self.refused = 0
         self.networks: dict[str, dict] = {}
+        self.gets: list[str] = []
         self.ports: dict[str, dict] = {}
         self.next_ip = 10
         self.cidr_prefix = "10.50.0."
@@ -153,6 +154,7 @@ class FakeNeutron:
         return net
 
     def get(self, path):
+        self.gets.append(path)
         base, _, query = path.partition("?")
         parts = base.strip("/").split("/")
         if parts[:2] == ["v2.0", "networks"]:

@@ -59,3 +59,18 @@ def test_for_endpoint_shares_the_admin_credentials_of_for_lab(fake_lab):
     assert LabApi.for_endpoint("http://127.0.0.1:1").credentials is None
     assert LabApi.for_lab(lab, "demo").credentials.user == "demo"
     assert LabApi.for_endpoint(api.endpoint).credentials.user == "admin"
+
+
+def test_a_network_is_found_in_one_request_by_name_or_by_id(fake_lab):
+    lab, fake = fake_lab
+    net = fake.add_network("net2")
+    api = LabApi.for_lab(lab)
+    try:
+        for key in ("net2", net["id"]):
+            fake.gets.clear()
+            assert api.network(key)["id"] == net["id"]
+            assert len(fake.gets) == 1, fake.gets
+        with pytest.raises(NeutrinoError, match="no network"):
+            api.network("nosuch")
+    finally:
+        api.close()

@@ -11,12 +11,12 @@
 #
 # Environment: LAB_STATE_DIR (a lab made with --state-dir), TEMPEST_VENV and OSC (default: the
 # venvs under /var/cache/neutrino), TEMPEST_REGEX and the other knobs of tempest-run.sh, CLIENTS
-# (the folder of tempest-run.sh, default /work/shared/clients).
+# (the folder of tempest-run.sh, default ../shared/clients beside the repository).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NEUTRINO=$ROOT/.venv/bin/neutrino
 PY=$ROOT/.venv/bin/python
-CLIENTS=${CLIENTS:-/work/shared/clients}
+CLIENTS=${CLIENTS:-$(cd "$ROOT/.." && pwd)/shared/clients}
 export TEMPEST_VENV=${TEMPEST_VENV:-/var/cache/neutrino/tempest-venv}
 export OSC=${OSC:-/var/cache/neutrino/clients-venv/bin/openstack}
 
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -x "$OSC" ] || { echo "no openstack CLI at $OSC" >&2; exit 2; }
-[ -x "$TEMPEST_VENV/bin/tempest" ] || { echo "no tempest in $TEMPEST_VENV" >&2; exit 2; }
+[ -x "$TEMPEST_VENV/bin/tempest" ] || { echo "no tempest in $TEMPEST_VENV (build it: VENV_ROOT=$(dirname "$TEMPEST_VENV") $CLIENTS/setup.sh)" >&2; exit 2; }
 
 OWN=0
 cleanup() { if [ "$OWN" = 1 ] && [ "$KEEP" = 0 ]; then "$NEUTRINO" lab down --name "$LAB" >/dev/null; fi; }

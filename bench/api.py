@@ -116,7 +116,8 @@ def temporary_server():
     with tempfile.TemporaryDirectory(prefix="neutrino-bench-") as state:
         port = free_port()
         cmd = [sys.executable, "-m", "neutrino.cli.main", "server", "--bind",
-               f"127.0.0.1:{port}", "--state-dir", state, "--log-level", "warning"]
+               f"127.0.0.1:{port}", "--state-dir", state, "--auth", "noauth",
+               "--log-level", "warning"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -4,6 +4,7 @@ import gc
 import asyncio
 import logging
 import os
+import secrets
 import socket
 from pathlib import Path
 
@@ -27,9 +28,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="physical networks that may carry flat networks ('*' = any)")
     p.add_argument("--agent-down-time", type=int, default=75,
                    help="seconds without heartbeat before an agent is dead")
-    p.add_argument("--auth", default="noauth", choices=["noauth", "keystone"],
-                   help="request authentication (noauth: X-Project-Id/X-Roles headers; "
-                        "keystone: X-Auth-Token from the built-in identity service)")
+    p.add_argument("--auth", default="keystone", choices=["noauth", "keystone"],
+                   help="request authentication (keystone, the default: X-Auth-Token from the "
+                        "built-in identity service; noauth, for local use: X-Project-Id/X-Roles "
+                        "headers)")
     p.add_argument("--identity-bind", default="127.0.0.1:5000",
                    help="HOST:PORT of the Keystone v3 identity service (with --auth keystone)")
     p.add_argument("--network-url", help="the Networking API URL the token catalog offers "
@@ -55,6 +57,23 @@ def parse_bind(text: str, flag: str = "--bind") -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise NeutrinoError(f"bad {flag} {text!r}: expected HOST:PORT")
     return host or "127.0.0.1", int(port)
+
+
+def first_admin_password(state: Path) -> str:
+    """A first start with identity on and no account: make ``admin`` a random
+    password (as keystone-manage bootstrap does), kept in the state directory
+    for its owner only, never logged."""
+    password = secrets.token_urlsafe(18)
+    path = state / "admin-password"
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    except OSError as error:
+        raise NeutrinoError(f"cannot write {path}: {error.strerror}") from None
+    LOG.warning("identity: created project and user 'admin'; the password is in %s", path)
+    return password
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -139,9 +158,11 @@ def main(argv: list[str]) -> int:
         from neutrino.identity.app import create_identity_app
         from neutrino.identity.bootstrap import bootstrap
         service.identity.ensure_roles()
-        if args.bootstrap_admin_password:
-            bootstrap(service.identity, args.bootstrap_admin_password,
-                      args.bootstrap_demo_password)
+        admin_password = args.bootstrap_admin_password
+        if not admin_password and not service.identity.list_users(name="admin"):
+            admin_password = first_admin_password(Path(args.state_dir))
+        if admin_password:
+            bootstrap(service.identity, admin_password, args.bootstrap_demo_password)
         identity_app = create_identity_app(service.identity,
                                            args.network_url or f"http://{host}:{port}")
         LOG.info("identity (Keystone v3) on http://%s:%d/v3", identity_host, identity_port)

@@ -23,6 +23,7 @@ from typing import Callable
 from neutrino.agents.metadata.answers import Instance, answer, needs_public_ipv4
 
 LOG = logging.getLogger(__name__)
+MAX_REFUSED_BODY = 1 << 16
 
 Call = Callable[..., object]
 
@@ -109,6 +110,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(True)
 
     def _refuse(self) -> None:
+        # Read the body first: closing with it unread can reset the
+        # connection before the client has sent it, and it never sees the 405.
+        try:
+            length = min(int(self.headers.get("Content-Length") or 0), MAX_REFUSED_BODY)
+        except ValueError:
+            length = 0
+        if length > 0:
+            self.rfile.read(length)
         self._send(405, "text/plain", b"405 Method Not Allowed\n")
 
     do_POST = do_PUT = do_DELETE = _refuse

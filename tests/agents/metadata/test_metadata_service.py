@@ -2,6 +2,7 @@
 import http.client
 import json
 import socket
+import time
 import uuid
 
 import pytest
@@ -126,3 +127,17 @@ def test_writes_are_refused(service):
         assert conn.getresponse().status == 405
     finally:
         conn.close()
+
+
+def test_a_refused_write_is_answered_after_its_body(service):
+    """The service reads the body before its 405: a client whose body comes a
+    moment after the headers must not find the connection closed (EPIPE)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(service)
+        sock.sendall(b"PUT /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n"
+                     b"X-Forwarded-For: 10.0.0.57\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"hello")
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.0 405") or reply.startswith(b"HTTP/1.1 405"), reply

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import urllib.parse
@@ -101,39 +100,13 @@ def project_of(lab: Lab, name_or_id: str) -> str:
     if not name_or_id or "/" in name_or_id:
         raise NeutrinoError(f"bad project name or id {name_or_id!r}")
     creds = accounts.credentials(lab, "admin")
-    found = _identity_get(creds, f"/projects/{urllib.parse.quote(name_or_id)}")
+    found = creds.get_json(f"/projects/{urllib.parse.quote(name_or_id)}")
     if found is not None:
         return found["project"]["id"]
     query = urllib.parse.urlencode({"name": name_or_id})
-    projects = (_identity_get(creds, f"/projects?{query}") or {}).get("projects", [])
+    projects = (creds.get_json(f"/projects?{query}") or {}).get("projects", [])
     if not projects:
         raise NeutrinoError(f"no project {name_or_id!r} in lab {lab.name}")
     if len(projects) > 1:
         raise NeutrinoError(f"{len(projects)} projects are called {name_or_id!r}: use the id")
     return projects[0]["id"]
-
-
-def _identity_get(creds: accounts.Credentials, path: str) -> dict | None:
-    """GET ``path`` of the lab's Keystone; None on 404; a refused token is renewed once."""
-    for renew in (False, True):
-        conn = http.client.HTTPConnection(creds.host, creds.tcp_port, timeout=creds.timeout)
-        try:
-            conn.request("GET", creds.path + path, headers={
-                "Accept": "application/json", "X-Auth-Token": creds.token(renew=renew)})
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise NeutrinoError(f"cannot reach the lab's identity service at "
-                                f"{creds.identity_url}: {exc}") from None
-        finally:
-            conn.close()
-        if resp.status != 401:
-            break
-    if resp.status == 404:
-        return None
-    if resp.status != 200:
-        raise NeutrinoError(f"{creds.identity_url}{path}: HTTP {resp.status}")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise NeutrinoError(f"{creds.identity_url}{path}: not JSON") from None

@@ -160,18 +160,8 @@ class Credentials:
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": self.user, "domain": domain, "password": self.password}}},
             "scope": {"project": {"name": self.project, "domain": domain}}}}
-        conn = http.client.HTTPConnection(self.host, self.tcp_port, timeout=timeout)
-        try:
-            conn.request("POST", f"{self.path}/auth/tokens", body=json.dumps(body).encode(),
-                         headers={"Content-Type": "application/json",
-                                  "Accept": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise NeutrinoError(f"cannot reach the lab's identity service at "
-                                f"{self.identity_url}: {exc}") from None
-        finally:
-            conn.close()
+        resp, raw = self._send("POST", "/auth/tokens", timeout, json.dumps(body).encode(),
+                               {"Content-Type": "application/json"})
         token = resp.getheader("X-Subject-Token")
         if resp.status != 201 or not token:
             raise NeutrinoError(f"{self.identity_url}: no token for user {self.user} "
@@ -182,6 +172,38 @@ class Credentials:
         except (ValueError, KeyError, TypeError):
             raise NeutrinoError(f"{self.identity_url}: a token without expires_at") from None
         return token, expires_at
+
+
+    def get_json(self, path: str) -> dict | None:
+        """GET ``path`` of the identity service with this user's token; None on
+        404; a refused token is renewed once."""
+        for renew in (False, True):
+            resp, raw = self._send("GET", path, self.timeout,
+                                   headers={"X-Auth-Token": self.token(renew=renew)})
+            if resp.status != 401:
+                break
+        if resp.status == 404:
+            return None
+        if resp.status != 200:
+            raise NeutrinoError(f"{self.identity_url}{path}: HTTP {resp.status}")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise NeutrinoError(f"{self.identity_url}{path}: not JSON") from None
+
+    def _send(self, method: str, path: str, timeout: float, body: bytes | None = None,
+              headers: dict | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+        conn = http.client.HTTPConnection(self.host, self.tcp_port, timeout=timeout)
+        try:
+            conn.request(method, self.path + path, body=body,
+                         headers={"Accept": "application/json", **(headers or {})})
+            resp = conn.getresponse()
+            return resp, resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise NeutrinoError(f"cannot reach the lab's identity service at "
+                                f"{self.identity_url}: {exc}") from None
+        finally:
+            conn.close()
 
 
 def credentials(lab: Lab, user: str = "admin") -> Credentials:

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from neutrino.lab.layout import Lab
 from neutrino.linux import ip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def new_lab(prefix: str = "t") -> Lab:

@@ -1,21 +1,14 @@
 """The lab's accounts without a lab: password files, openrc, and tokens from a fake Keystone."""
 import json
 import os
-import socket
 import subprocess
 
 import pytest
 
-from labkit import FakeKeystone
+from labkit import FakeKeystone, free_port
 from neutrino.errors import NeutrinoError
 from neutrino.lab import accounts, info
 from neutrino.lab.layout import Lab
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,20 +1,13 @@
 """LabApi signs in: the lab's admin token on every call, renewed once when refused."""
 import os
-import socket
 
 import pytest
 
-from labkit import FakeKeystone, FakeNeutron
+from labkit import FakeKeystone, FakeNeutron, free_port
 from neutrino.errors import NeutrinoError
 from neutrino.lab import accounts, info
 from neutrino.lab.api import LabApi
 from neutrino.lab.layout import Lab
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import KombuError
 
+from neutrino.rpc import kombu_redis
 from neutrino.rpc.errors import TransportError
 from neutrino.rpc.transport import FANOUT, QUEUE, REPLY, Binding, OnMessage, encode
 
@@ -28,6 +29,7 @@ IDLE_DRAIN = 10.0
 PROBE = "neutrino-probe"
 PROBE_INTERVAL = 0.02
 DEFAULT_EXCHANGE = Exchange("")
+REDIS_TRANSPORTS = ("redis", "rediss")
 
 
 def _errors(conn: Connection) -> tuple:
@@ -37,6 +39,8 @@ def _errors(conn: Connection) -> tuple:
 def _connect(url: str) -> Connection:
     conn = Connection(url, connect_timeout=CONNECT_TIMEOUT,
                       transport_options={"socket_connect_timeout": CONNECT_TIMEOUT})
+    if conn.transport_cls in REDIS_TRANSPORTS:
+        conn.transport_cls = kombu_redis.Transport
     try:
         conn.ensure_connection(max_retries=1, interval_start=0.05, interval_step=0,
                                timeout=CONNECT_TIMEOUT)

@@ -222,7 +222,7 @@ def bench_instances(count: int, modes=("seq", "burst"), profile: bool = False) -
               f" on the controller, across VXLAN):")
         print(f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if "seq" in modes:
-            seq = [boot_and_time(lab, f"s{i}", "bench", hosts[i % 2], dhcp_ip)
+            seq = [boot_and_time(lab, f"s{i}", net["id"], hosts[i % 2], dhcp_ip)
                    for i in range(count)]
             report("one by one", seq)
         if "burst" in modes:
@@ -231,7 +231,7 @@ def bench_instances(count: int, modes=("seq", "burst"), profile: bool = False) -
             phases = Phases()
             cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
             with ThreadPoolExecutor(max_workers=count) as pool, phases if profile else nothing():
-                par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", "bench", hosts[i % 2],
+                par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", net["id"], hosts[i % 2],
                                                             dhcp_ip), range(count)))
             wall, busy = time.monotonic() - t0, busy_seconds() - busy0
             report("all at once", par)

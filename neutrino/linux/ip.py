@@ -22,7 +22,7 @@ import struct
 import threading
 from concurrent.futures import Future
 
-from neutrino.errors import NeutrinoError
+from neutrino.errors import CommandFailed, NeutrinoError
 from neutrino.linux import proc
 
 NETNS_DIR = proc.NETNS_DIR
@@ -508,6 +508,45 @@ def _write_sysctls(values: dict, netns: str) -> None:
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def batch(commands: list[str], netns: str | None = None) -> None:
+    """Run several ``ip`` commands as one ``ip -batch`` process in ``netns``.
+
+    For a burst of plugs: one fork does a dozen netlink requests, outside this
+    process and its interpreter lock. It stops at the first command that
+    fails; the error names it.
+    """
+    if not commands:
+        return
+    cmd = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
+    if netns:
+        _check_name(netns)
+    try:
+        proc.run(cmd, input="\n".join(commands) + "\n")
+    except CommandFailed as exc:
+        lines = [line for line in (exc.stderr or "").splitlines() if line.strip()]
+        where = next((line for line in lines if line.startswith("Command failed -:")), "")
+        reason = next((line for line in lines if not line.startswith("Command failed")),
+                      f"exit {exc.returncode}")
+        try:
+            failed = commands[int(where.rsplit(":", 1)[1]) - 1]
+        except (IndexError, ValueError):
+            failed = "?"
+        if netns and not netns_exists(netns):
+            reason = "no such network namespace"
+        raise NeutrinoError(f"ip {failed}{_where(netns)}: {reason}") from None
+
+
+@_locked
+def set_up(name: str, netns: str | None = None) -> None:
+    """Bring ``name`` up with one ioctl from the namespace's thread (no
+    netlink socket: an instance's namespace never needs one)."""
+    _check_ifname(name)
+    try:
+        _set_up(name)
+    except OSError as exc:
+        raise NeutrinoError(f"link set {name} up{_where(netns)}: {exc.strerror}") from None
 
 
 def _set_up(name: str) -> None:

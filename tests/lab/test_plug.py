@@ -81,10 +81,12 @@ def test_a_failed_batch_gives_each_plug_its_own_result(vsctl):
 
 def test_a_failed_plug_is_one_line(monkeypatch):
     def fails(cmd, netns=None, **kwargs):
-        raise CommandFailed(cmd, 2, 'RTNETLINK answers: File exists\nmore', netns)
-    monkeypatch.setattr(plug.proc, "run", fails)
+        raise CommandFailed(cmd, 2, 'RTNETLINK answers: File exists\nCommand failed -:2\n', netns)
+    monkeypatch.setattr(plug.ip.proc, "run", fails)
+    monkeypatch.setattr(plug.ip, "netns_exists", lambda name: True)
     names = plug.VifNames.for_port("0123456789abcdef")
     with pytest.raises(NeutrinoError) as err:
         plug._node_devices(names, "nlab-x-compute01", 1450, "fa:16:3e:00:00:01", "nlab-x-vm-a")
-    assert str(err.value) == ("hybrid plug of tap0123456789a in nlab-x-compute01: "
-                              "RTNETLINK answers: File exists")
+    assert str(err.value) == ("hybrid plug of tap0123456789a in nlab-x-compute01: ip link add "
+                              "qvb0123456789a mtu 1450 type veth peer name qvo0123456789a mtu 1450"
+                              " in netns nlab-x-compute01: RTNETLINK answers: File exists")

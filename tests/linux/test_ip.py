@@ -114,3 +114,31 @@ def test_tx_offload_off_of_a_missing_device_is_an_error(two_ns):
     a, _ = two_ns
     with pytest.raises(NeutrinoError, match="nt-none"):
         ip.tx_offload_off("nt-none", netns=a)
+
+
+@pytest.mark.dataplane
+def test_a_batch_runs_in_its_namespace_and_names_the_line_that_failed(two_ns):
+    a, b = two_ns
+    ip.batch(["link add nt-b0 type bridge ageing_time 0",
+              f"link add nt-v0 mtu 1400 type veth peer name eth0 netns {b} address 02:00:00:00:00:07",
+              "link set nt-v0 master nt-b0 up"], netns=a)
+    assert ip.link_exists("nt-b0", netns=a) and not ip.link_exists("nt-b0")
+    shown = proc.run(["ip", "-o", "link", "show", "nt-v0"], netns=a).out
+    assert "master nt-b0" in shown and "mtu 1400" in shown and "state" in shown
+    assert "02:00:00:00:00:07" in proc.run(["ip", "-o", "link", "show", "eth0"], netns=b).out
+    with pytest.raises(NeutrinoError) as err:
+        ip.batch(["link set nt-b0 up", "link add nt-b0 type bridge", "link set nt-v0 down"],
+                 netns=a)
+    assert str(err.value).startswith(f"ip link add nt-b0 type bridge in netns {a}: ")
+    assert "UP" in proc.run(["ip", "-o", "link", "show", "nt-v0"], netns=a).out  # stopped there
+
+
+@pytest.mark.dataplane
+def test_set_up_brings_a_device_up_in_its_namespace(two_ns):
+    a, b = two_ns
+    ip.veth_add("nt-u", "nt-w", netns=a)
+    ip.set_up("nt-u", netns=a)
+    flags = proc.run(["ip", "-o", "link", "show", "nt-u"], netns=a).out.split("<")[1].split(">")[0]
+    assert "UP" in flags.split(",")
+    with pytest.raises(NeutrinoError, match="nt-u"):
+        ip.set_up("nt-u", netns=b)

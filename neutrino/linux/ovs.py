@@ -147,15 +147,23 @@ def _opt(value) -> list:
 class _ApplyEdits(ovs_command.BaseCommand):
     """All edits of one plan as a single ovsdbapp command (one transaction)."""
 
-    def __init__(self, api, edits: list):
+    def __init__(self, api, edits: list, mirror: _Mirror):
         super().__init__(api)
         self.edits = edits
+        self.mirror = mirror
+        self._names: dict[str, dict] = {}
 
     def _row(self, table: str, name: str):
-        for row in self.api.tables[table].rows.values():
-            if row.name == name:
-                return row
-        raise NeutrinoError(f"OVSDB has no {table} {name!r}")
+        """The row named ``name``, found through the mirror's names rather
+        than by reading every row's name from the IDL; a row this transaction
+        inserted is not in the mirror and is found by a scan."""
+        rows = self.api.tables[table].rows
+        row = self._names[table].get(name)
+        if row is None or rows.get(row.uuid) is not row:
+            row = next((r for r in rows.values() if r.name == name), None)
+        if row is None:
+            raise NeutrinoError(f"OVSDB has no {table} {name!r}")
+        return row
 
     def _new_port(self, txn, bridge_row, name: str, type_: str, options: dict):
         iface = txn.insert(self.api.tables["Interface"])
@@ -172,6 +180,10 @@ class _ApplyEdits(ovs_command.BaseCommand):
         return port
 
     def run_idl(self, txn):
+        # Before any edit: rows changed or inserted by this transaction read
+        # as their new values, which the mirror must not keep.
+        self._names = {table: self.mirror.rows_by_name(self.api.tables, table)
+                       for table in ("Bridge", "Port", "Interface")}
         root = self.api._ovs
         for edit in self.edits:
             if isinstance(edit, AddManager):
@@ -225,6 +237,7 @@ class Ovsdb:
         self.on_change = on_change
         self._conn = None
         self._api = None
+        self._mirror = _Mirror()
 
     def start(self) -> None:
         quiet = logging.getLogger(idlutils.__name__)
@@ -256,13 +269,13 @@ class Ovsdb:
 
     def snapshot(self) -> Snapshot:
         with self._conn.lock:
-            return _read(self._api.tables)
+            return self._mirror.snapshot(self._api.tables)
 
     def apply(self, edits: list) -> None:
         if not edits:
             return
         with self._api.transaction(check_error=True) as txn:
-            txn.add(_ApplyEdits(self._api, list(edits)))
+            txn.add(_ApplyEdits(self._api, list(edits), self._mirror))
 
     def _notify(self, table: str, event: str, name: str) -> None:
         if self.on_change is not None:
@@ -273,37 +286,136 @@ class Ovsdb:
 
 
 class _WatchingIdl(ovs_connection.OvsdbIdl):
-    """The IDL calls ``notify`` on its thread for every row change it applies."""
+    """The IDL calls ``notify`` on its thread for every row change it applies
+    (with the connection lock held: ovsdbapp runs the IDL under it)."""
     owner: Ovsdb | None = None
 
     def notify(self, event, row, updates=None):
         if self.owner is not None:
             table = row._table.name
+            self.owner._mirror.changed(table, row.uuid)
             name = "" if table in ("Open_vSwitch", "Manager") else getattr(row, "name", "")
             self.owner._notify(table, event, name)
 
 
-def _read(tables) -> Snapshot:
-    snap = Snapshot()
-    ifaces_by_port = {}
-    for port in tables["Port"].rows.values():
-        ifaces_by_port[port.uuid] = port.interfaces[0] if port.interfaces else None
-    for br in tables["Bridge"].rows.values():
-        names = []
-        for port in br.ports:
-            names.append(port.name)
-            iface = ifaces_by_port.get(port.uuid)
-            snap.ports[port.name] = PortRow(
-                name=port.name, bridge=br.name,
-                type=iface.type if iface else "",
-                options=dict(iface.options) if iface else {},
-                external_ids=dict(iface.external_ids) if iface else {},
-                tag=_one(port.tag), other_config=dict(port.other_config),
-                ofport=(_one(iface.ofport) or -1) if iface else -1,
-                vlan_mode=_one(port.vlan_mode), trunks=tuple(port.trunks))
-        snap.bridges[br.name] = BridgeRow(
-            name=br.name, datapath_type=br.datapath_type,
-            fail_mode=_one(br.fail_mode), protocols=tuple(br.protocols),
-            other_config=dict(br.other_config), ports=tuple(sorted(names)))
-    snap.managers = sorted(m.target for m in tables["Manager"].rows.values())
-    return snap
+# ---- the mirror: IDL rows as plain values ---------------------------------------
+
+def _refs(row, column: str) -> list:
+    """The UUIDs (as ints) a reference column holds, sorted as the IDL sorts
+    its rows.
+
+    Reading the column through the IDL drops references to rows it does not
+    hold (yet); the raw UUIDs let the snapshot resolve them when it is taken,
+    so a row arriving later is found without its referrer having changed."""
+    return sorted(uuid.int for uuid in row._data[column].as_list())
+
+
+def _bridge_values(br) -> tuple:
+    return (br.name, _refs(br, "ports"), br.datapath_type, _one(br.fail_mode),
+            tuple(br.protocols), dict(br.other_config))
+
+
+def _port_values(port) -> tuple:
+    return (port.name, _refs(port, "interfaces"), _one(port.tag), dict(port.other_config),
+            _one(port.vlan_mode), tuple(port.trunks))
+
+
+def _iface_values(iface) -> tuple:
+    return (iface.name, iface.type, dict(iface.options), dict(iface.external_ids),
+            _one(iface.ofport) or -1)
+
+
+def _manager_values(mgr) -> tuple:
+    return (mgr.target,)
+
+
+class _TableCache:
+    """One table's rows converted to plain values, each converted again only
+    when the IDL reported it changed (or replaced it, as after a reconnect)."""
+
+    def __init__(self, convert: Callable):
+        self._convert = convert
+        self._entries: dict = {}            # uuid.int -> (IDL row, values)
+        self.dirty: set = set()
+
+    def values(self, rows) -> dict:
+        """uuid.int -> values for every row the IDL holds now, in its order."""
+        old, dirty, convert = self._entries, self.dirty, self._convert
+        entries, out = {}, {}
+        for uuid, row in rows.items():
+            key = uuid.int
+            entry = old.get(key)
+            if entry is None or entry[0] is not row or (dirty and key in dirty):
+                entry = (row, convert(row))
+            entries[key] = entry
+            out[key] = entry[1]
+        self._entries = entries
+        dirty.clear()
+        return out
+
+    def entries(self):
+        """(IDL row, values) pairs as of the last ``values``."""
+        return self._entries.values()
+
+
+class _Mirror:
+    """Plain copies of the watched rows, kept for the life of a connection.
+
+    Each read of an IDL row's column converts its Datum afresh; converting
+    every row for every snapshot was a third of the agent's CPU. The mirror
+    converts a row once and again only after ``changed`` (the IDL's notify)
+    named it. All calls run with the connection lock held."""
+
+    def __init__(self):
+        self._tables = {"Bridge": _TableCache(_bridge_values),
+                        "Port": _TableCache(_port_values),
+                        "Interface": _TableCache(_iface_values),
+                        "Manager": _TableCache(_manager_values)}
+
+    def changed(self, table: str, uuid) -> None:
+        cache = self._tables.get(table)
+        if cache is not None:
+            cache.dirty.add(uuid.int)
+
+    def _values(self, tables, table: str) -> dict:
+        return self._tables[table].values(tables[table].rows)
+
+    def rows_by_name(self, tables, table: str) -> dict:
+        """name -> IDL row (the first of a name, as a scan would find it)."""
+        cache = self._tables[table]
+        cache.values(tables[table].rows)
+        names = {}
+        for row, values in cache.entries():
+            names.setdefault(values[0], row)
+        return names
+
+    def snapshot(self, tables) -> Snapshot:
+        ifaces = self._values(tables, "Interface")
+        ports = self._values(tables, "Port")
+        snap = Snapshot()
+        for br_name, port_uuids, datapath_type, fail_mode, protocols, br_other in \
+                self._values(tables, "Bridge").values():
+            names = []
+            for port_uuid in port_uuids:
+                port = ports.get(port_uuid)
+                if port is None:
+                    continue
+                name, iface_uuids, tag, other_config, vlan_mode, trunks = port
+                names.append(name)
+                iface = next((ifaces[u] for u in iface_uuids if u in ifaces), None)
+                if iface is None:
+                    row = PortRow(name=name, bridge=br_name, tag=tag,
+                                  other_config=dict(other_config), vlan_mode=vlan_mode,
+                                  trunks=trunks)
+                else:
+                    row = PortRow(name=name, bridge=br_name, type=iface[1],
+                                  options=dict(iface[2]), external_ids=dict(iface[3]),
+                                  tag=tag, other_config=dict(other_config), ofport=iface[4],
+                                  vlan_mode=vlan_mode, trunks=trunks)
+                snap.ports[name] = row
+            snap.bridges[br_name] = BridgeRow(
+                name=br_name, datapath_type=datapath_type, fail_mode=fail_mode,
+                protocols=protocols, other_config=dict(br_other),
+                ports=tuple(sorted(names)))
+        snap.managers = sorted(v[0] for v in self._values(tables, "Manager").values())
+        return snap

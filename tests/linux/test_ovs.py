@@ -3,6 +3,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -27,6 +28,21 @@ def two_switches():
         for ns, rundir in nodes:
             ovs_daemons.stop_ovs(rundir)
             proc.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def one_switch():
+    tmp = tempfile.mkdtemp(prefix="nt-ovsdb-")
+    ns = f"nt-ovsdb-{secrets.token_hex(3)}"
+    rundir = f"{tmp}/run"
+    try:
+        proc.run(["ip", "netns", "add", ns])
+        ovs_daemons.start_ovs(rundir, f"{tmp}/db", f"{tmp}/log", netns=ns)
+        yield ns, rundir
+    finally:
+        ovs_daemons.stop_ovs(rundir)
+        proc.run(["ip", "netns", "del", ns], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -92,3 +108,96 @@ def test_edits_snapshot_and_events(two_switches):
 def test_unreachable_ovsdb_is_a_clear_error(tmp_path):
     with pytest.raises(NeutrinoError, match="cannot reach OVSDB"):
         ovs.Ovsdb(f"unix:{tmp_path}/nothing.sock", timeout=1).start()
+
+
+def fresh_read(db: ovs.Ovsdb) -> ovs.Snapshot:
+    """What a snapshot converting every IDL row anew returns."""
+    with db.lock:
+        return ovs._Mirror().snapshot(db._api.tables)
+
+
+def assert_current(db: ovs.Ovsdb) -> ovs.Snapshot:
+    """The (cached) snapshot equals a fresh conversion, orders included."""
+    snap, fresh = db.snapshot(), fresh_read(db)
+    assert snap == fresh
+    assert list(snap.ports) == list(fresh.ports)
+    assert list(snap.bridges) == list(fresh.bridges)
+    return snap
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.mark.dataplane
+def test_snapshot_sees_rows_changed_in_place(one_switch):
+    """Cached row values are converted again when the IDL changes a row in
+    place: a tag, external_ids, a type or an ofport set after the fact."""
+    db = ovs.Ovsdb(f"unix:{one_switch[1]}/db.sock")
+    db.start()
+    try:
+        db.apply([ovs.AddBridge("br-a", "netdev", "secure", ("OpenFlow13",), {}),
+                  ovs.AddPort("br-a", "p1", "internal", {}),
+                  ovs.AddPort("br-a", "p2", "internal", {})])
+        before = assert_current(db)
+        assert before.ports["p1"].tag is None and before.ports["p1"].iface_id is None
+        first_ofport = before.ports["p1"].ofport
+        assert first_ofport > 0
+
+        vsctl(one_switch, "set", "Port", "p1", "tag=7")
+        wait_for(lambda: db.snapshot().ports["p1"].tag == 7)
+        vsctl(one_switch, "set", "Interface", "p1", "external_ids:iface-id=port-1")
+        wait_for(lambda: db.snapshot().ports["p1"].iface_id == "port-1")
+        # vswitchd gives the interface a new ofport: an in-place update of a
+        # row the port refers to, the port itself unchanged.
+        vsctl(one_switch, "set", "Interface", "p1", "ofport_request=77")
+        wait_for(lambda: db.snapshot().ports["p1"].ofport == 77)
+        vsctl(one_switch, "set", "Bridge", "br-a", "fail_mode=standalone")
+        wait_for(lambda: db.snapshot().bridges["br-a"].fail_mode == "standalone")
+        after = assert_current(db)
+        assert after.ports["p2"] == before.ports["p2"]
+        assert after.ports["p1"].tag == 7 and after.ports["p1"].ofport == 77
+
+        vsctl(one_switch, "del-port", "br-a", "p2")
+        wait_for(lambda: "p2" not in db.snapshot().ports)
+        assert assert_current(db).bridges["br-a"].ports == ("br-a", "p1")
+
+        # Each snapshot is its own data: changing one does not change the next.
+        after.ports["p1"].external_ids["iface-id"] = "changed"
+        after.bridges["br-a"].other_config["x"] = "y"
+        again = db.snapshot()
+        assert again.ports["p1"].iface_id == "port-1"
+        assert again.bridges["br-a"].other_config == {}
+    finally:
+        db.stop()
+
+
+@pytest.mark.dataplane
+def test_apply_finds_rows_inserted_or_deleted_in_the_same_batch(one_switch):
+    db = ovs.Ovsdb(f"unix:{one_switch[1]}/db.sock")
+    db.start()
+    try:
+        db.snapshot()
+        db.apply([ovs.AddBridge("br-new", "netdev", "secure", ("OpenFlow13",), {}),
+                  ovs.AddPort("br-new", "p1", "internal", {}),
+                  ovs.SetBridge("br-new", {"fail_mode": ["standalone"]})])
+        snap = assert_current(db)
+        assert snap.bridges["br-new"].ports == ("br-new", "p1")
+        assert snap.bridges["br-new"].fail_mode == "standalone"
+        with pytest.raises(NeutrinoError, match="no Port 'p1'"):
+            db.apply([ovs.DelPort("br-new", "p1"), ovs.SetPort("p1", 3, {})])
+        assert "p1" in assert_current(db).ports          # the failed batch changed nothing
+
+        vsctl(one_switch, "del-port", "br-new", "p1")    # gone behind our back
+        wait_for(lambda: "p1" not in db.snapshot().ports)
+        with pytest.raises(NeutrinoError, match="no Port 'p1'"):
+            db.apply([ovs.SetPort("p1", 3, {})])
+        vsctl(one_switch, "add-port", "br-new", "p1")    # back, as a new row
+        wait_for(lambda: "p1" in db.snapshot().ports)
+        db.apply([ovs.SetPort("p1", 3, {"net_uuid": "n"})])
+        assert assert_current(db).ports["p1"].tag == 3
+    finally:
+        db.stop()

@@ -3,15 +3,16 @@ import ipaddress
 import random
 from collections import namedtuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from neutrino.db.models import (IPAllocation, Network, Port, PortSecurityGroupBinding,
-                                Subnet, new_id)
+                                Subnet, new_id, utcnow)
 from neutrino.server import binding, ipam, policy, views
 from neutrino.server import exceptions as exc
 from neutrino.server.events import PRECOMMIT_CREATE, PRECOMMIT_DELETE, PRECOMMIT_UPDATE
 from neutrino.server.notify import DHCP_AGENT, PORT_DELETE, PORT_UPDATE
+from neutrino.server.transaction import shared_view
 
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:router_centralized_snat", "network:router_ha_interface")
@@ -39,6 +40,55 @@ NONE_MEANS = {"binding_host_id": "", "binding_profile": {}, "allowed_address_pai
 
 PortRow = namedtuple("PortRow", [c.name for c in Port.__table__.c])
 """A ports-table row with fast attribute access (SQLAlchemy's Row is slower per attribute)."""
+
+_PORTS = Port.__table__
+_ALLOCS = IPAllocation.__table__
+_BINDINGS = PortSecurityGroupBinding.__table__
+_PORT_ROWS = select(*views.raw_columns(_PORTS))
+_FIXED_IPS = select(_ALLOCS.c.port_id, _ALLOCS.c.subnet_id,
+                    _ALLOCS.c.ip_address).order_by(_ALLOCS.c.id)
+_GROUPS = select(_BINDINGS.c.port_id, _BINDINGS.c.security_group_id)
+_SET_STATUS = (_PORTS.update().where(_PORTS.c.id == bindparam("b_id"))
+               .values(status=bindparam("b_status"), revision_number=bindparam("b_revision"),
+                       updated_at=bindparam("b_updated_at")))
+_SEGMENTS = select(Network.id, Network.network_type, Network.segmentation_id,
+                   Network.physical_network, Network.mtu)
+"""Statements built once: building a select costs more CPU than SQLite takes to run it."""
+
+PortRecord = tuple[PortRow, list[dict], list[str]]
+"""A port as plain data: its row, fixed IPs ({subnet_id, ip_address}) and group ids."""
+
+
+def port_records(conn, query, ids=None) -> dict[str, PortRecord]:
+    """The ports ``query`` (a select of ``_PORT_ROWS``) finds, in its order, by id.
+
+    Three queries and no ORM objects. ``ids``: the ports' ids when known, else
+    ``query`` itself selects them again for the fixed IPs and groups.
+    """
+    rows = [PortRow._make(r) for r in conn.execute(query)]
+    found = {r.id: (r, [], []) for r in rows}
+    if not found:
+        return found
+    if ids is None:
+        ids = query.with_only_columns(_PORTS.c.id).scalar_subquery()
+    else:
+        ids = list(found)
+    for port_id, subnet_id, address in conn.execute(
+            _FIXED_IPS.where(_ALLOCS.c.port_id.in_(ids))):
+        found[port_id][1].append({"subnet_id": subnet_id, "ip_address": address})
+    for port_id, sg_id in conn.execute(_GROUPS.where(_BINDINGS.c.port_id.in_(ids))):
+        found[port_id][2].append(sg_id)
+    return found
+
+
+def records_by_id(conn, port_ids: list[str]) -> dict[str, PortRecord]:
+    if not port_ids:
+        return {}
+    return port_records(conn, _PORT_ROWS.where(_PORTS.c.id.in_(port_ids)), port_ids)
+
+
+def record_dict(record: PortRecord) -> dict:
+    return views.port_dict(*record)
 
 
 def _port_query():
@@ -77,7 +127,7 @@ class PortsMixin:
         return port, net
 
     def _port_view(self, port: Port) -> dict:
-        return views.port_dict(port)
+        return shared_view(port, views.port_dict)
 
     # -- IPAM -----------------------------------------------------------------
 
@@ -211,7 +261,7 @@ class PortsMixin:
                               request=data)
         self._notify_sg_members(tx, self._sg_membership(None), port)
         tx.notify(DHCP_AGENT, "port_create_end",
-                  lambda: {"network_id": port.network_id, "port": views.port_dict(port)})
+                  lambda: {"network_id": port.network_id, "port": self._port_view(port)})
         return port
 
     @staticmethod
@@ -238,30 +288,14 @@ class PortsMixin:
         Reads plain rows (no ORM objects) in three queries: listing many ports
         is the hot path of agents and clients.
         """
-        query = select(*views.raw_columns(Port.__table__))
+        query = _PORT_ROWS
         clause = policy.port_visibility_clause(ctx, Port)
         if clause is not None:
             query = query.where(clause)
         query = self._pushdown(query, filters, PORT_COLUMNS)
-        ids = query.with_only_columns(Port.__table__.c.id).scalar_subquery()
-        allocs = IPAllocation.__table__
-        bindings = PortSecurityGroupBinding.__table__
         with self._read() as session:
-            conn = session.connection()
-            rows = [PortRow._make(r) for r in conn.execute(query).all()]
-            fixed_ips: dict[str, list] = {}
-            for port_id, subnet_id, address in conn.execute(
-                    select(allocs.c.port_id, allocs.c.subnet_id, allocs.c.ip_address)
-                    .where(allocs.c.port_id.in_(ids)).order_by(allocs.c.id)).all():
-                fixed_ips.setdefault(port_id, []).append(
-                    {"subnet_id": subnet_id, "ip_address": address})
-            groups: dict[str, list] = {}
-            for port_id, sg_id in conn.execute(
-                    select(bindings.c.port_id, bindings.c.security_group_id)
-                    .where(bindings.c.port_id.in_(ids))).all():
-                groups.setdefault(port_id, []).append(sg_id)
-        return [views.port_dict(r, fixed_ips.get(r.id, []), groups.get(r.id, []))
-                for r in rows]
+            found = port_records(session.connection(), query)
+        return [views.port_dict(*r) for r in found.values()]
 
     def update_port(self, ctx, port_id: str, data: dict, if_revision: int | None = None) -> dict:
         return self._write(lambda tx: self._update_port(tx, ctx, port_id, data, if_revision),
@@ -327,9 +361,9 @@ class PortsMixin:
                                  for s, a in wanted if (s, a) not in have]
 
     def _notify_port_updated(self, tx, port: Port) -> None:
-        tx.notify(PORT_UPDATE, "port_update", lambda: {"port": views.port_dict(port)})
+        tx.notify(PORT_UPDATE, "port_update", lambda: {"port": self._port_view(port)})
         tx.notify(DHCP_AGENT, "port_update_end",
-                  lambda: {"network_id": port.network_id, "port": views.port_dict(port)})
+                  lambda: {"network_id": port.network_id, "port": self._port_view(port)})
 
     def _notify_port_deleted(self, tx, port: Port) -> None:
         payload = views.port_dict(port)
@@ -351,72 +385,102 @@ class PortsMixin:
     # -- agents ---------------------------------------------------------------
 
     def get_devices_details(self, devices: list[str], host: str) -> list[dict]:
-        """Device dicts for the OVS agent of ``host``; binds ports waiting for it."""
-        def work(tx):
-            out = []
-            for device in devices:
-                port = tx.session.execute(_port_query().where(Port.id == device)).scalar()
-                if port is None:
-                    out.append({"device": device, "no_such_port": True})
-                    continue
-                if self._bindable_by(port, host):
-                    port.binding_host_id = host
-                    binding.bind(tx.session, port, self.options.agent_down_time,
-                                 agent_asking=True)
-                    port.bump_revision()
-                out.append(port)
-            tx.session.flush()
-            return lambda: [self._device_dict(tx.session, p) if isinstance(p, Port) else p
-                            for p in out]
-        return self._write(work)
+        """Device dicts for the OVS agent of ``host``; binds ports waiting for it.
+
+        Read as plain rows; a write transaction only when a port is to be bound
+        (ports created with their host are bound already).
+        """
+        with self._read() as session:
+            found = records_by_id(session.connection(), devices)
+        waiting = [r.id for r, _, _ in found.values() if self._bindable_by(r, host)]
+        if waiting:
+            self._write(lambda tx: self._bind_for_agent(tx, waiting, host))
+            with self._read() as session:
+                found = records_by_id(session.connection(), devices)
+        segments = self._segments_of({r.network_id for r, _, _ in found.values()})
+        return [self._device_dict(found[d], segments[found[d][0].network_id])
+                if d in found else {"device": d, "no_such_port": True} for d in devices]
+
+    def _bind_for_agent(self, tx, port_ids: list[str], host: str) -> None:
+        for port in tx.session.scalars(select(Port).where(Port.id.in_(port_ids))):
+            if self._bindable_by(port, host):
+                port.binding_host_id = host
+                binding.bind(tx.session, port, self.options.agent_down_time,
+                             agent_asking=True)
+                port.bump_revision()
+
+    def _segments_of(self, network_ids: set[str]) -> dict[str, tuple]:
+        """network id -> (network_type, segmentation_id, physical_network, mtu)."""
+        if not network_ids:
+            return {}
+        with self._read() as session:
+            return {row[0]: tuple(row[1:]) for row in session.execute(
+                _SEGMENTS.where(Network.id.in_(network_ids)))}
 
     @staticmethod
-    def _bindable_by(port: Port, host: str) -> bool:
+    def _bindable_by(port, host: str) -> bool:
+        """``port``: a model or a row."""
         if port.binding_vif_type == binding.VIF_TYPE_OVS and port.binding_host_id == host:
             return False
         if port.binding_host_id == host:
             return True
         return not port.binding_host_id and port.device_owner.startswith("network:")
 
-    def _device_dict(self, session, port: Port) -> dict:
-        net = session.get(Network, port.network_id)
-        d = views.port_dict(port)
+    @staticmethod
+    def _device_dict(record: PortRecord, segment: tuple) -> dict:
+        port, fixed_ips, security_groups = record
+        network_type, segmentation_id, physical_network, mtu = segment
         return {
             "device": port.id, "port_id": port.id, "network_id": port.network_id,
             "mac_address": port.mac_address, "admin_state_up": port.admin_state_up,
-            "network_type": net.network_type, "segmentation_id": net.segmentation_id,
-            "physical_network": net.physical_network, "mtu": net.mtu,
-            "fixed_ips": d["fixed_ips"], "device_owner": port.device_owner,
+            "network_type": network_type, "segmentation_id": segmentation_id,
+            "physical_network": physical_network, "mtu": mtu,
+            "fixed_ips": fixed_ips, "device_owner": port.device_owner,
             "device_id": port.device_id, "port_security_enabled": port.port_security_enabled,
-            "security_groups": d["security_groups"],
-            "allowed_address_pairs": d["allowed_address_pairs"],
+            "security_groups": security_groups,
+            "allowed_address_pairs": [dict(p) for p in views.loads(port.allowed_address_pairs)],
             "revision_number": port.revision_number,
             "binding_vif_type": port.binding_vif_type,
         }
 
     def set_devices_status(self, devices_up: list[str], devices_down: list[str],
                            host: str) -> dict:
-        """Ports the agent of ``host`` wired (ACTIVE) or unplugged (DOWN)."""
+        """Ports the agent of ``host`` wired (ACTIVE) or unplugged (DOWN).
+
+        Plain rows and one UPDATE for the ports whose status changes; each gets
+        a new revision and a ``port_update_end`` to the DHCP agent.
+        """
         result = {"devices_up": [], "devices_down": [], "failed_devices_up": [],
                   "failed_devices_down": []}
 
         def work(tx):
+            conn = tx.session.connection()
+            ports = records_by_id(conn, list(dict.fromkeys([*devices_up, *devices_down])))
+            changed: dict[str, PortRecord] = {}
+            notified: list[str] = []
+            now = utcnow()
             for devices, status, key in ((devices_up, "ACTIVE", "devices_up"),
                                          (devices_down, "DOWN", "devices_down")):
-                ports = {p.id: p for p in tx.session.scalars(
-                    _port_query().where(Port.id.in_(devices)))} if devices else {}
                 for device in devices:
-                    port = ports.get(device)
+                    record = ports.get(device)
+                    port = record[0] if record else None
                     if port is not None and port.binding_host_id not in (host, ""):
                         result["failed_" + key].append(device)
                         continue
                     if port is not None and port.status != status:
-                        port.status = status
-                        port.bump_revision()
-                        tx.notify(DHCP_AGENT, "port_update_end",
-                                  lambda p=port: {"network_id": p.network_id,
-                                                  "port": views.port_dict(p)})
+                        port = port._replace(status=status, updated_at=now,
+                                             revision_number=(port.revision_number or 0) + 1)
+                        ports[device] = changed[device] = (port, record[1], record[2])
+                        notified.append(device)
                     result[key].append(device)
+            if changed:
+                conn.execute(_SET_STATUS, [
+                    {"b_id": p.id, "b_status": p.status, "b_revision": p.revision_number,
+                     "b_updated_at": now} for p, _, _ in changed.values()])
+                payloads = {d: {"network_id": r[0].network_id, "port": record_dict(r)}
+                            for d, r in changed.items()}
+                for device in notified:
+                    tx.notify(DHCP_AGENT, "port_update_end", payloads[device])
         self._write(work)
         return result
 

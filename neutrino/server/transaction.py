@@ -1,5 +1,6 @@
 """One API request's write transaction, its retries and its deferred notifications."""
 import logging
+from contextvars import ContextVar
 from typing import Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -12,6 +13,26 @@ LOG = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 RETRYABLE_ERRORS = {"DeadlockDetected", "SerializationFailure", "LockNotAvailable"}
+
+_answer_views: ContextVar[dict | None] = ContextVar("answer_views", default=None)
+"""Views built while a transaction builds its answer and notification payloads."""
+
+
+def shared_view(obj, build: Callable[[object], dict]) -> dict:
+    """``build(obj)``, built once per object while a write builds its answer and payloads.
+
+    That phase starts after the transaction's last flush, so the rows no longer
+    change: the answer and the notifications about one port (port_update,
+    port_update_end) can share one dict. Outside it this is just ``build(obj)``.
+    Receivers must not mutate the dict (the notifier encodes it at once).
+    """
+    views = _answer_views.get()
+    if views is None:
+        return build(obj)
+    key = (id(obj), build)
+    if key not in views:
+        views[key] = (obj, build(obj))   # obj held so that its id is not reused
+    return views[key][1]
 
 
 class Tx:
@@ -56,9 +77,13 @@ def run_write(db: Database, notifier, work: Callable[[Tx], object]):
                 tx = Tx(session)
                 result = work(tx)
                 session.flush()
-                if callable(result):
-                    result = result()
-                notifications = tx.resolve()
+                token = _answer_views.set({})
+                try:
+                    if callable(result):
+                        result = result()
+                    notifications = tx.resolve()
+                finally:
+                    _answer_views.reset(token)
             break
         except (IntegrityError, OperationalError) as error:
             if not _retryable(error) or attempt == MAX_ATTEMPTS:

@@ -10,9 +10,10 @@ After commit, agents hear ``security_groups_rule_updated`` when a group's
 rules change and ``security_groups_member_updated`` when its members (or
 their addresses) change; they then ask ``security_group_info_for_devices``.
 """
+import functools
 import ipaddress
 
-from sqlalchemy import or_, select
+from sqlalchemy import Text, or_, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from neutrino.db.models import (DefaultSecurityGroup, IPAllocation, Port,
@@ -23,7 +24,7 @@ from neutrino.server import policy, views
 from neutrino.server import securitygroup_errors as sg_exc
 from neutrino.server import securitygroup_rules as rules
 from neutrino.server.events import PRECOMMIT_CREATE
-from neutrino.server.ports import _port_query
+from neutrino.server.ports import record_dict, records_by_id
 
 SECURITY_GROUP_UPDATE = "q-agent-notifier-security_group-update"
 RULE_UPDATED = "security_groups_rule_updated"
@@ -405,52 +406,76 @@ class SecurityGroupsMixin:
     # -- agents ---------------------------------------------------------------
 
     def security_group_info_for_devices(self, devices: list[str]) -> dict:
-        """What the firewall of these ports needs (docs/design.md, "Security groups")."""
+        """What the firewall of these ports needs (docs/design.md, "Security groups").
+
+        Plain rows of prebuilt statements (no ORM objects): every OVS agent asks
+        this for each batch of ports it wires.
+        """
         with self._read() as session:
-            ports = session.scalars(_port_query().where(Port.id.in_(devices))).all() \
-                if devices else []
-            sg_ids = sorted({b.security_group_id for p in ports
-                             for b in p.security_group_bindings})
-            groups = {g.id: g for g in session.scalars(
-                _group_query().where(SecurityGroup.id.in_(sg_ids)))} if sg_ids else {}
-            remote = sorted({r.remote_group_id for g in groups.values() for r in g.rules
+            conn = session.connection()
+            ports = records_by_id(conn, devices)
+            sg_ids = sorted({sg for _, _, groups in ports.values() for sg in groups})
+            groups: dict[str, tuple[bool, bool]] = {}
+            group_rules: dict[str, list] = {}
+            if sg_ids:
+                groups = {sg: (name == DEFAULT_NAME, stateful) for sg, name, stateful
+                          in conn.execute(_GROUP_ROWS.where(_GROUPS_TABLE.c.id.in_(sg_ids)))}
+                for rule in conn.execute(_RULE_ROWS.where(
+                        _RULES_TABLE.c.security_group_id.in_(sg_ids))):
+                    group_rules.setdefault(rule.security_group_id, []).append(rule)
+            remote = sorted({r.remote_group_id for found in group_rules.values() for r in found
                              if r.remote_group_id})
             return {
-                "devices": {p.id: views.port_dict(p) for p in ports},
+                "devices": {port_id: record_dict(r) for port_id, r in ports.items()},
                 "security_groups": {
-                    sg: [rule_dict(r, is_default(groups[sg])) for r in groups[sg].rules]
+                    sg: [rule_dict(r, groups[sg][0]) for r in group_rules.get(sg, ())]
                     if sg in groups else [] for sg in sg_ids},
-                "sg_member_ips": self._member_ips(session, remote),
-                "stateful": {sg: groups[sg].stateful if sg in groups else True
-                             for sg in sg_ids},
+                "sg_member_ips": self._member_ips(conn, remote),
+                "stateful": {sg: groups[sg][1] if sg in groups else True for sg in sg_ids},
             }
 
     @staticmethod
-    def _member_ips(session, sg_ids: list[str]) -> dict[str, dict[str, list[str]]]:
+    def _member_ips(conn, sg_ids: list[str]) -> dict[str, dict[str, list[str]]]:
         """Fixed IPs and address-pair addresses of the ports in each group, per ethertype."""
         if not sg_ids:
             return {}
         found: dict[str, set[str]] = {sg: set() for sg in sg_ids}
-        binding = PortSecurityGroupBinding
-        for sg, address in session.execute(
-                select(binding.security_group_id, IPAllocation.ip_address)
-                .join(IPAllocation, IPAllocation.port_id == binding.port_id)
-                .where(binding.security_group_id.in_(sg_ids))):
+        for sg, address in conn.execute(_MEMBER_IPS.where(_MEMBER_GROUP.in_(sg_ids))):
             found[sg].add(address)
-        for sg, pairs in session.execute(
-                select(binding.security_group_id, Port.allowed_address_pairs)
-                .join(Port, Port.id == binding.port_id)
-                .where(binding.security_group_id.in_(sg_ids))):
-            found[sg].update(p["ip_address"] for p in pairs or [])
+        for sg, pairs in conn.execute(_MEMBER_PAIRS.where(_MEMBER_GROUP.in_(sg_ids))):
+            found[sg].update(p["ip_address"] for p in views.loads(pairs) or [])
         out = {}
         for sg, addresses in found.items():
             by_version = {rules.IPV4: [], rules.IPV6: []}
             for address in sorted(addresses, key=_address_order):
-                by_version[f"IPv{ipaddress.ip_interface(address).version}"].append(address)
+                by_version[rules.IPV4 if _address_order(address)[0] == 4
+                           else rules.IPV6].append(address)
             out[sg] = by_version
         return out
 
 
+@functools.lru_cache(maxsize=8192)
 def _address_order(address: str):
+    """(version, address, prefix length) of an address or CIDR; the same few
+    hundred member addresses are sorted on every call, so each is parsed once."""
+    if "/" not in address:
+        ip = ipaddress.ip_address(address)
+        return ip.version, ip, ip.max_prefixlen
     iface = ipaddress.ip_interface(address)
     return iface.version, iface.ip, iface.network.prefixlen
+
+
+_GROUPS_TABLE = SecurityGroup.__table__
+_RULES_TABLE = SecurityGroupRule.__table__
+_BINDINGS_TABLE = PortSecurityGroupBinding.__table__
+_GROUP_ROWS = select(_GROUPS_TABLE.c.id, _GROUPS_TABLE.c.name, _GROUPS_TABLE.c.stateful)
+_RULE_ROWS = (select(*views.raw_columns(_RULES_TABLE))
+              .order_by(_RULES_TABLE.c.created_at, _RULES_TABLE.c.id))
+"""A group's rules in the order of ``SecurityGroup.rules``."""
+_MEMBER_GROUP = _BINDINGS_TABLE.c.security_group_id
+_MEMBER_IPS = (select(_MEMBER_GROUP, IPAllocation.__table__.c.ip_address)
+               .join(IPAllocation.__table__,
+                     IPAllocation.__table__.c.port_id == _BINDINGS_TABLE.c.port_id))
+_MEMBER_PAIRS = (select(_MEMBER_GROUP,
+                        type_coerce(Port.__table__.c.allowed_address_pairs, Text))
+                 .join(Port.__table__, Port.__table__.c.id == _BINDINGS_TABLE.c.port_id))

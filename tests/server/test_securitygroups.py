@@ -196,3 +196,12 @@ def test_port_create_makes_the_default_group_of_the_ports_project(plugin, net):
     (group,) = plugin.get_security_groups(Context.member("carol"))
     assert port["security_groups"] == [group["id"]]
     assert group["project_id"] == "carol"
+
+
+def test_member_addresses_sort_by_version_address_and_prefix():
+    from neutrino.server.securitygroups import _address_order
+    found = sorted(["fd00::2", "10.0.0.10", "10.0.0.9", "10.0.0.9/32", "10.0.0.0",
+                    "10.0.0.0/24", "fd00::/64"], key=_address_order)
+    assert found[:3] == ["10.0.0.0/24", "10.0.0.0", "10.0.0.9"]
+    assert found[4:] == ["10.0.0.10", "fd00::/64", "fd00::2"]
+    assert _address_order("10.0.0.9") == _address_order("10.0.0.9/32")

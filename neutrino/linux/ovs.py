@@ -144,6 +144,11 @@ def _opt(value) -> list:
     return [] if value is None else [value]
 
 
+# The tables in which each kind of edit looks rows up by name.
+_LOOKS_UP = {SetBridge: ("Bridge",), AddPort: ("Bridge",), SetInterface: ("Interface",),
+             SetPort: ("Port",), DelPort: ("Bridge", "Port")}
+
+
 class _ApplyEdits(ovs_command.BaseCommand):
     """All edits of one plan as a single ovsdbapp command (one transaction)."""
 
@@ -158,7 +163,7 @@ class _ApplyEdits(ovs_command.BaseCommand):
         than by reading every row's name from the IDL; a row this transaction
         inserted is not in the mirror and is found by a scan."""
         rows = self.api.tables[table].rows
-        row = self._names[table].get(name)
+        row = self._names.get(table, {}).get(name)
         if row is None or rows.get(row.uuid) is not row:
             row = next((r for r in rows.values() if r.name == name), None)
         if row is None:
@@ -182,8 +187,9 @@ class _ApplyEdits(ovs_command.BaseCommand):
     def run_idl(self, txn):
         # Before any edit: rows changed or inserted by this transaction read
         # as their new values, which the mirror must not keep.
+        needed = {table for edit in self.edits for table in _LOOKS_UP.get(type(edit), ())}
         self._names = {table: self.mirror.rows_by_name(self.api.tables, table)
-                       for table in ("Bridge", "Port", "Interface")}
+                       for table in needed}
         root = self.api._ovs
         for edit in self.edits:
             if isinstance(edit, AddManager):

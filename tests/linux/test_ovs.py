@@ -4,6 +4,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -201,3 +202,31 @@ def test_apply_finds_rows_inserted_or_deleted_in_the_same_batch(one_switch):
         assert assert_current(db).ports["p1"].tag == 3
     finally:
         db.stop()
+
+
+def test_table_cache_converts_a_row_again_only_when_changed_or_replaced():
+    converted = []
+
+    def convert(row):
+        converted.append(row["name"])
+        return (row["name"],)
+
+    cache = ovs._TableCache(convert)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    row_a, row_b = {"name": "a"}, {"name": "b"}
+    rows = {a: row_a, b: row_b}
+    assert cache.values(rows) == {a.int: ("a",), b.int: ("b",)}
+    assert cache.values(rows) == {a.int: ("a",), b.int: ("b",)}
+    assert converted == ["a", "b"]                 # the second read converted nothing
+
+    row_a["name"] = "a2"                           # changed in place, as the IDL does
+    assert cache.values(rows)[a.int] == ("a",)     # unseen until notified...
+    cache.dirty.add(a.int)
+    assert cache.values(rows) == {a.int: ("a2",), b.int: ("b",)}
+    assert converted == ["a", "b", "a2"]
+
+    rows[b] = {"name": "b2"}                       # a new row object, same uuid (reconnect)
+    del rows[a]
+    assert cache.values(rows) == {b.int: ("b2",)}
+    assert list(cache.values({a: row_a, **rows})) == [a.int, b.int]   # the IDL's order
+    assert converted == ["a", "b", "a2", "b2", "a2"]

@@ -20,7 +20,8 @@ def make_network(n=1):
     return {"id": net_id, "admin_state_up": True, "mtu": 1450,
             "subnets": [{"id": sub_id, "cidr": f"10.{n}.0.0/24", "ip_version": 4,
                          "enable_dhcp": True, "gateway_ip": f"10.{n}.0.1"}],
-            "ports": [{"id": port_id, "mac_address": "fa:16:3e:00:00:02",
+            "ports": [{"id": port_id, "mac_address": "fa:16:3e:00:00:02", "network_id": net_id,
+                       "revision_number": 0,
                        "device_owner": "network:dhcp", "device_id": "reserved_dhcp_port",
                        "fixed_ips": [{"subnet_id": sub_id, "ip_address": f"10.{n}.0.2"}]}]}
 
@@ -58,6 +59,7 @@ class FakeServer:
                 if p["id"] == port_id:
                     p["device_id"] = port["device_id"]
                     p["binding:host_id"] = port["binding:host_id"]
+                    p["revision_number"] += 1
                     return copy.deepcopy(p)
         raise LookupError(port_id)
 
@@ -187,3 +189,189 @@ def test_network_id_of_payloads():
     assert network_id_of({"subnet": {"network_id": "n3"}}) == "n3"
     assert network_id_of({"network": {"id": "n4"}}) == "n4"
     assert network_id_of({}) is None
+
+
+def vm_port(net, i, rev=0):
+    """A compute port as the server's port events carry it."""
+    return {"id": str(uuid.uuid4()), "mac_address": f"fa:16:3e:10:00:{i:02x}",
+            "network_id": net["id"], "device_owner": "compute:nova", "revision_number": rev,
+            "fixed_ips": [{"subnet_id": net["subnets"][0]["id"],
+                           "ip_address": f"10.{net['subnets'][0]['cidr'].split('.')[1]}.0.{100 + i}"}]}
+
+
+def create(server, notifier, net, port):
+    server.networks[net["id"]]["ports"].append(copy.deepcopy(port))
+    notifier.notify("dhcp_agent", "port_create_end", {"network_id": net["id"], "port": port})
+
+
+def host_file(driver, net):
+    return driver.applied[net["id"]].files["host"]
+
+
+def fetches(server):
+    return [c for c in server.calls if c[0] in ("info", "active")]
+
+
+def test_port_creates_are_served_from_the_cache(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    calls = len(fetches(server))
+    net = nets[0]
+    ports = [vm_port(net, i) for i in range(20)]
+    for port in ports:
+        create(server, notifier, net, port)
+    driver.wait_for(lambda: all(p["mac_address"] in host_file(driver, net) for p in ports))
+    for p in ports:
+        ip = p["fixed_ips"][0]["ip_address"]
+        assert f"{p['mac_address']},host-{ip.replace('.', '-')}.openstacklocal,{ip}\n" \
+            in host_file(driver, net)
+    assert fetches(server)[calls:] == []
+    deadline = time.monotonic() + 5
+    while not {p["id"] for p in ports} <= {i for ready in server.ready for i in ready}:
+        assert time.monotonic() < deadline, "dhcp_ready_on_ports missed ports"
+        time.sleep(0.02)
+    assert len([c for c in server.calls if c[0] == "update_dhcp_port"]) == 2   # claimed once
+
+
+def test_older_port_revision_is_ignored(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    port = vm_port(net, 1, rev=3)
+    create(server, notifier, net, port)
+    driver.wait_for(lambda: port["mac_address"] in host_file(driver, net))
+    older = dict(port, revision_number=2, mac_address="fa:16:3e:99:99:99")
+    notifier.notify("dhcp_agent", "port_update_end", {"network_id": net["id"], "port": older})
+    marker = vm_port(net, 2)
+    create(server, notifier, net, marker)
+    driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+    assert port["mac_address"] in host_file(driver, net)
+    assert older["mac_address"] not in host_file(driver, net)
+    newer = dict(port, revision_number=4, mac_address="fa:16:3e:99:99:98")
+    notifier.notify("dhcp_agent", "port_update_end", {"network_id": net["id"], "port": newer})
+    driver.wait_for(lambda: newer["mac_address"] in host_file(driver, net))
+    assert port["mac_address"] not in host_file(driver, net)
+    assert not any(c[0] == "info" for c in server.calls)
+
+
+def test_late_update_of_a_deleted_port_stays_deleted(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    port = vm_port(net, 1, rev=0)
+    create(server, notifier, net, port)
+    driver.wait_for(lambda: port["mac_address"] in host_file(driver, net))
+    server.networks[net["id"]]["ports"].pop()
+    deleted = dict(port, revision_number=2)
+    notifier.notify("dhcp_agent", "port_delete_end", {"network_id": net["id"], "port": deleted})
+    driver.wait_for(lambda: port["mac_address"] not in host_file(driver, net))
+    late = dict(port, revision_number=1, status="ACTIVE")
+    notifier.notify("dhcp_agent", "port_update_end", {"network_id": net["id"], "port": late})
+    marker = vm_port(net, 2)
+    create(server, notifier, net, marker)
+    driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+    assert port["mac_address"] not in host_file(driver, net)
+    assert not any(c[0] == "info" for c in server.calls)
+
+
+def test_subnet_event_refetches_the_network(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    subnet = server.networks[net["id"]]["subnets"][0]
+    subnet["dns_nameservers"] = ["192.0.2.53"]
+    notifier.notify("dhcp_agent", "subnet_update_end",
+                    {"network_id": net["id"], "subnet": copy.deepcopy(subnet)})
+    driver.wait_for(lambda: "192.0.2.53" in driver.applied[net["id"]].files["opts"])
+    assert ("info", net["id"]) in server.calls
+
+
+@pytest.mark.parametrize("payload", [
+    lambda net, port: {"network_id": net["id"]},
+    lambda net, port: {"network_id": net["id"], "port": dict(port, network_id="elsewhere")},
+], ids=["no-port-dict", "port-of-another-network"])
+def test_port_event_that_cannot_be_applied_refetches(setup, payload):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    port = vm_port(net, 1)
+    server.networks[net["id"]]["ports"].append(port)
+    notifier.notify("dhcp_agent", "port_create_end", payload(net, port))
+    driver.wait_for(lambda: port["mac_address"] in host_file(driver, net))
+    assert ("info", net["id"]) in server.calls
+
+
+def test_port_event_of_an_uncached_network_refetches(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = make_network(3)
+    server.networks[net["id"]] = net
+    port = vm_port(net, 1)
+    create(server, notifier, net, port)
+    driver.wait_for(lambda: net["id"] in driver.applied
+                    and port["mac_address"] in host_file(driver, net))
+    assert [c for c in server.calls if c[0] == "info"] == [("info", net["id"])]
+    second = vm_port(net, 2)
+    create(server, notifier, net, second)
+    driver.wait_for(lambda: second["mac_address"] in host_file(driver, net))
+    assert [c for c in server.calls if c[0] == "info"] == [("info", net["id"])]
+
+
+def test_gap_refetches_everything_and_the_cache_follows(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    first = vm_port(net, 4)
+    create(server, notifier, net, first)
+    driver.wait_for(lambda: first["mac_address"] in host_file(driver, net))
+    agent.synced.clear()
+    missed = vm_port(net, 1)      # created while this agent's notifications were lost
+    server.networks[net["id"]]["ports"].append(missed)
+    other = Notifier(url)         # a restarted server: new epoch
+    try:
+        port = vm_port(net, 2)
+        server.networks[net["id"]]["ports"].append(copy.deepcopy(port))
+        other.notify("dhcp_agent", "port_create_end", {"network_id": net["id"], "port": port})
+        assert agent.synced.wait(5)
+        assert sum(1 for c in server.calls if c[0] == "active") == 2
+        driver.wait_for(lambda: missed["mac_address"] in host_file(driver, net)
+                        and port["mac_address"] in host_file(driver, net))
+        marker = vm_port(net, 3)
+        create(server, other, net, marker)
+        driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+        assert missed["mac_address"] in host_file(driver, net)
+    finally:
+        other.close()
+
+
+class CountingWatcher:
+    def __init__(self, on_death):
+        self.on_death = on_death
+        self.watched = []
+
+    def watch(self, key, pid):
+        self.watched.append((key, pid))
+
+    def unwatch(self, key):
+        pass
+
+
+def test_dnsmasq_is_watched_again_only_after_it_died(setup):
+    url, server, driver, agent, notifier, nets = setup
+    assert agent.synced.wait(5)
+    net = nets[0]
+    watcher = agent.watcher = CountingWatcher(agent._on_death)
+    first = vm_port(net, 1)
+    create(server, notifier, net, first)
+    driver.wait_for(lambda: first["mac_address"] in host_file(driver, net))
+    assert watcher.watched == []          # same dnsmasq pid: no new pidfd
+    watcher.on_death(net["id"])
+    deadline = time.monotonic() + 5
+    while not watcher.watched:
+        assert time.monotonic() < deadline, "the restarted dnsmasq is not watched"
+        time.sleep(0.02)
+    assert watcher.watched == [(net["id"], os.getpid())]
+    second = vm_port(net, 2)
+    create(server, notifier, net, second)
+    driver.wait_for(lambda: second["mac_address"] in host_file(driver, net))
+    assert watcher.watched == [(net["id"], os.getpid())]

@@ -24,6 +24,7 @@ UDHCPC_SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && env > "$LEASE_OUT"\nexit 0\n'
 class FakeServer:
     def __init__(self, network):
         self.network = network
+        self.fetches = 0
 
     def report_state(self, agent_state, time):
         return "alive"
@@ -32,6 +33,7 @@ class FakeServer:
         return [copy.deepcopy(self.network)]
 
     def get_network_info(self, network_id, host):
+        self.fetches += 1
         return copy.deepcopy(self.network) if network_id == self.network["id"] else None
 
     def update_dhcp_port(self, port_id, port):
@@ -45,8 +47,10 @@ class FakeServer:
         return None
 
 
-def port(subnet_id, ip_address, mac, owner="compute:nova"):
-    return {"id": str(uuid.uuid4()), "mac_address": mac, "device_owner": owner,
+def port(net_id, subnet_id, ip_address, mac, owner="compute:nova"):
+    """A port dict as the server's get_network_info and port events carry it."""
+    return {"id": str(uuid.uuid4()), "network_id": net_id, "revision_number": 0,
+            "mac_address": mac, "device_owner": owner,
             "device_id": "reserved_dhcp_port" if owner == "network:dhcp" else "vm",
             "fixed_ips": [{"subnet_id": subnet_id, "ip_address": ip_address}]}
 
@@ -114,8 +118,8 @@ def lease(env, ns):
 
 def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
     net_id, sub_id = str(uuid.uuid4()), str(uuid.uuid4())
-    dhcp_port = port(sub_id, "10.77.0.2", "fa:16:3e:00:77:02", owner="network:dhcp")
-    vm1 = port(sub_id, "10.77.0.11", "fa:16:3e:00:77:11")
+    dhcp_port = port(net_id, sub_id, "10.77.0.2", "fa:16:3e:00:77:02", owner="network:dhcp")
+    vm1 = port(net_id, sub_id, "10.77.0.11", "fa:16:3e:00:77:11")
     network = {"id": net_id, "admin_state_up": True, "mtu": 1450,
                "subnets": [{"id": sub_id, "cidr": "10.77.0.0/24", "ip_version": 4,
                             "enable_dhcp": True, "gateway_ip": "10.77.0.1",
@@ -159,10 +163,11 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         assert got["mtu"] == "1450"
         assert got["subnet"] == "255.255.255.0"
 
-        # A new port: files rewritten, dnsmasq reloaded by SIGHUP (same pid).
-        vm2 = port(sub_id, "10.77.0.12", "fa:16:3e:00:77:12")
+        # A new port (from the event alone, no fetch): files rewritten, dnsmasq
+        # reloaded by SIGHUP (same pid).
+        vm2 = port(net_id, sub_id, "10.77.0.12", "fa:16:3e:00:77:12")
         network["ports"].append(vm2)
-        notifier.notify("dhcp_agent", "port_create_end", {"port": dict(vm2, network_id=net_id)})
+        notifier.notify("dhcp_agent", "port_create_end", {"network_id": net_id, "port": vm2})
         wait_until(lambda: "10.77.0.12" in open(f"{state}/dhcp/{net_id}/host").read(), 5,
                    "host file update")
         c2 = plug_client(lab, "c2", vm2["mac_address"])
@@ -170,20 +175,21 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         assert dnsmasq.running_pid(pid_file) == pid
 
         # A deleted port's lease is released in dnsmasq (dhcp_release), not left for 24 h.
-        vm3 = port(sub_id, "10.77.0.13", "fa:16:3e:00:77:13")
+        vm3 = port(net_id, sub_id, "10.77.0.13", "fa:16:3e:00:77:13")
         network["ports"].append(vm3)
-        notifier.notify("dhcp_agent", "port_create_end", {"port": dict(vm3, network_id=net_id)})
+        notifier.notify("dhcp_agent", "port_create_end", {"network_id": net_id, "port": vm3})
         wait_until(lambda: "10.77.0.13" in open(f"{state}/dhcp/{net_id}/host").read(), 5,
                    "host file update")
         assert lease(lab, plug_client(lab, "c3", vm3["mac_address"]))["ip"] == "10.77.0.13"
         leases = f"{state}/dhcp/{net_id}/leases"
         wait_until(lambda: "10.77.0.13" in open(leases).read(), 5, "dnsmasq records the lease")
         network["ports"].remove(vm3)
-        notifier.notify("dhcp_agent", "port_delete_end", {"port_id": vm3["id"],
-                                                          "network_id": net_id})
+        notifier.notify("dhcp_agent", "port_delete_end", {"network_id": net_id,
+                                                          "port": dict(vm3, revision_number=1)})
         wait_until(lambda: "10.77.0.13" not in open(leases).read(), 5, "lease release")
         assert "10.77.0.12" in open(leases).read()
         assert dnsmasq.running_pid(pid_file) == pid
+        assert server.fetches == 0      # port events are applied from their payload
 
         # A new subnet changes the command line: dnsmasq is restarted.
         sub2 = str(uuid.uuid4())
@@ -229,7 +235,8 @@ def test_agent_serves_leases_reloads_and_restarts_dnsmasq(lab):
         notifier.notify("dhcp_agent", "network_delete_end", {"network_id": net_id})
         wait_until(lambda: not ip.netns_exists(qdhcp), 10, "namespace removal")
         assert tap not in ovs_daemons.vsctl(lab["rundir"], "list-ports", "br-int").split()
-        assert not os.path.exists(f"{state}/dhcp/{net_id}")
+        # The files go last (they mark the network as this agent's until then).
+        wait_until(lambda: not os.path.exists(f"{state}/dhcp/{net_id}"), 10, "files removal")
     finally:
         agent.stop()
         notifier.close()

@@ -53,46 +53,11 @@ def test_a_channel_gets_a_new_client_with_a_new_pool(redis_server):
         conn.release()
 
 
-class CommandLog:
-    """Records the commands redis-server runs (MONITOR) between two markers."""
-
-    def __init__(self, sock: str):
-        self._client = redis.Redis(unix_socket_path=sock)
-        self._monitor = self._client.monitor().__enter__()
-        self._done = f"done-{uuid.uuid4().hex}"
-        self.commands: list[str] = []
-        started = f"started-{uuid.uuid4().hex}"
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(started,), daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._started.wait(0.05):
-            assert time.monotonic() < deadline, "MONITOR never saw its start marker"
-            self._client.echo(started)
-
-    def _read(self, started: str) -> None:
-        while True:
-            command = self._monitor.next_command()["command"]
-            if started in command:
-                self._started.set()
-            elif self._done in command:
-                return
-            elif self._started.is_set():
-                self.commands.append(command.split(" ", 1)[0].upper())
-
-    def stop(self) -> list[str]:
-        self._client.echo(self._done)
-        self._thread.join(10)
-        self._monitor.__exit__(None, None, None)
-        self._client.close()
-        return self.commands
-
-
-def test_a_call_costs_two_pushes_and_no_ack_bookkeeping(redis_server):
+def test_a_call_costs_two_pushes_and_no_ack_bookkeeping(redis_server, redis_commands):
     url, topic = redis_server.url, f"cost-{uuid.uuid4().hex}"
     with RpcServer(url, topic, Echo()).start(), RpcClient(url, topic, timeout=5) as client:
         assert client.call("echo", value=1) == 1
-        log = CommandLog(redis_server.sock)
+        log = redis_commands()
         try:
             assert client.call("echo", value=2) == 2
         finally:

@@ -2,7 +2,8 @@
 
 One ``Ovsdb`` holds one IDL connection. The IDL keeps a live in-memory copy of
 the tables we register (only the columns we use, so interface statistics never
-wake us up); ``snapshot()`` turns it into plain data, ``apply(edits)`` commits
+wake us up); ``snapshot()`` turns it into plain data (through a mirror that
+converts a row again only when the IDL reports it changed), ``apply(edits)`` commits
 a list of edits in one transaction (waiting until ovs-vswitchd has applied it,
 so new interfaces have their ofport), and ``on_change`` is called from the IDL
 thread whenever a watched row changes: the agent's event source, no polling.

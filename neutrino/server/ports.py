@@ -75,9 +75,11 @@ def port_records(conn, query, ids=None) -> dict[str, PortRecord]:
         ids = list(found)
     for port_id, subnet_id, address in conn.execute(
             _FIXED_IPS.where(_ALLOCS.c.port_id.in_(ids))):
-        found[port_id][1].append({"subnet_id": subnet_id, "ip_address": address})
+        if port_id in found:    # else made since the first query (SQLite reads have no snapshot)
+            found[port_id][1].append({"subnet_id": subnet_id, "ip_address": address})
     for port_id, sg_id in conn.execute(_GROUPS.where(_BINDINGS.c.port_id.in_(ids))):
-        found[port_id][2].append(sg_id)
+        if port_id in found:
+            found[port_id][2].append(sg_id)
     return found
 
 

@@ -80,3 +80,27 @@ def test_update_sends_one_port_dict_to_agents_and_dhcp(plugin, net, notifier):
     (dhcp,) = [p for t, e, p in notifier.sent if t == DHCP_AGENT]
     assert agent["port"] == dhcp["port"] == updated == plugin.get_port(ADMIN, port["id"])
     assert updated["name"] == "renamed"
+
+
+def test_a_list_leaves_out_ports_made_while_it_reads(plugin, net, monkeypatch):
+    from neutrino.server import ports as ports_module
+    before = new_port(plugin, net)
+    made = []
+    real = ports_module.port_records
+
+    class MakesAPortAfterTheFirstQuery:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, *args, **kwargs):
+            rows = self.conn.execute(*args, **kwargs).all()
+            if not made:
+                made.append(new_port(plugin, net))
+            return rows
+
+    monkeypatch.setattr(ports_module, "port_records",
+                        lambda conn, query, ids=None: real(MakesAPortAfterTheFirstQuery(conn),
+                                                           query, ids))
+    listed = {p["id"]: p for p in plugin.get_ports(ADMIN, {"network_id": [net["id"]]})}
+    assert made and made[0]["id"] not in listed
+    assert listed[before["id"]]["fixed_ips"] == before["fixed_ips"]

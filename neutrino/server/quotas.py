@@ -4,13 +4,16 @@ Enforcement is one generic hook: ``Quotas`` subscribes to ``precommit_create``
 of every resource in ``DEFAULTS``. A service's create publishes
 ``registry.publish(<resource>, PRECOMMIT_CREATE, context=ctx, tx=tx,
 <resource>=obj)`` after flushing ``obj`` (which has ``project_id``); the hook
-takes the (project, resource) lock row, counts the project's rows of
-``type(obj)`` in the same transaction and raises ``OverQuota`` when the count
-passes the limit, so the whole create rolls back. Concurrent creates queue on
-the lock row (PostgreSQL) or on the single writer (SQLite), so the count is exact.
+takes the (project, resource) lock row (not on SQLite, whose single writer the
+flush already holds), counts the project's rows of ``type(obj)`` in the same
+transaction and raises ``OverQuota`` when the count passes the limit, so the
+whole create rolls back. Concurrent creates queue on the lock row (PostgreSQL)
+or on the single writer (SQLite), so the count is exact.
 """
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+import functools
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql
 
 from neutrino.db.engine import Database
 from neutrino.db.models import (FloatingIP, Network, Port, QuotaLimit, QuotaLock, Router,
@@ -26,6 +29,17 @@ MODELS = {"network": Network, "subnet": Subnet, "port": Port, "router": Router,
           "floatingip": FloatingIP, "security_group": SecurityGroup,
           "security_group_rule": SecurityGroupRule}
 """Whose rows count as usage (quota details); enforcement counts ``type(obj)``."""
+
+
+@functools.cache
+def _limit_and_usage(model: type):
+    """(the project's own limit or None, its count of ``model`` rows), built once per model."""
+    project, resource = bindparam("project"), bindparam("resource")
+    return select(
+        select(QuotaLimit.limit).where(QuotaLimit.project_id == project,
+                                       QuotaLimit.resource == resource).scalar_subquery(),
+        select(func.count()).select_from(model).where(model.project_id == project)
+        .scalar_subquery())
 
 
 class OverQuota(exc.Conflict):
@@ -61,24 +75,25 @@ class Quotas:
         """Raise OverQuota when the project holds more ``model`` rows than its limit.
 
         Call after the new rows are flushed, inside the creating transaction.
+        On SQLite that flush already holds the database's one write lock, so
+        limit and usage are read in one statement without a lock row.
         """
-        limit = self._limit(session, project_id, resource)
-        if limit == UNLIMITED:
-            return
-        self._lock(session, project_id, resource)
-        used = session.scalar(select(func.count()).select_from(model)
-                              .where(model.project_id == project_id))
-        if used > limit:
+        if self.db.is_sqlite:
+            limit, used = session.execute(_limit_and_usage(model),
+                                          {"project": project_id, "resource": resource}).one()
+            limit = self.defaults[resource] if limit is None else limit
+        else:
+            limit = self._limit(session, project_id, resource)
+            if limit == UNLIMITED:
+                return
+            self._lock(session, project_id, resource)
+            used = session.scalar(select(func.count()).select_from(model)
+                                  .where(model.project_id == project_id))
+        if limit != UNLIMITED and used > limit:
             raise OverQuota(overs=resource)
 
     def _lock(self, session, project_id: str, resource: str) -> None:
-        dialect = session.get_bind().dialect.name
-        if dialect == "sqlite":
-            session.execute(sqlite.insert(QuotaLock).values(project_id=project_id,
-                                                            resource=resource)
-                            .on_conflict_do_nothing())
-            return
-        if dialect == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             session.execute(postgresql.insert(QuotaLock).values(project_id=project_id,
                                                                 resource=resource)
                             .on_conflict_do_nothing())

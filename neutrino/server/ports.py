@@ -51,6 +51,10 @@ _GROUPS = select(_BINDINGS.c.port_id, _BINDINGS.c.security_group_id)
 _SET_STATUS = (_PORTS.update().where(_PORTS.c.id == bindparam("b_id"))
                .values(status=bindparam("b_status"), revision_number=bindparam("b_revision"),
                        updated_at=bindparam("b_updated_at")))
+_SUBNET_ADDRESSES = select(_ALLOCS.c.ip_address).where(
+    _ALLOCS.c.subnet_id == bindparam("subnet_id"))
+_ADDRESS_OWNER = select(_ALLOCS.c.port_id).where(_ALLOCS.c.network_id == bindparam("network_id"),
+                                                 _ALLOCS.c.ip_address == bindparam("address"))
 _SEGMENTS = select(Network.id, Network.network_type, Network.segmentation_id,
                    Network.physical_network, Network.mtu)
 """Statements built once: building a select costs more CPU than SQLite takes to run it."""
@@ -134,9 +138,7 @@ class PortsMixin:
     # -- IPAM -----------------------------------------------------------------
 
     def _used_addresses(self, session, subnet: Subnet) -> list[int]:
-        table = IPAllocation.__table__
-        rows = session.execute(select(table.c.ip_address)
-                               .where(table.c.subnet_id == subnet.id)).scalars().all()
+        rows = session.execute(_SUBNET_ADDRESSES, {"subnet_id": subnet.id}).scalars().all()
         return sorted(map(ipam.to_int, rows))
 
     def _next_address(self, session, subnet: Subnet, taken_now: set[str]) -> str | None:
@@ -146,8 +148,8 @@ class PortsMixin:
         return ipam.first_free(subnet.allocation_pools, used, subnet.gateway_ip)
 
     def _address_taken(self, session, net_id: str, address: str, port_id: str | None) -> bool:
-        owner = session.execute(select(IPAllocation.port_id).where(
-            IPAllocation.network_id == net_id, IPAllocation.ip_address == address)).scalar()
+        owner = session.execute(_ADDRESS_OWNER,
+                                {"network_id": net_id, "address": address}).scalar()
         return owner is not None and owner != port_id
 
     def _allocate(self, session, net: Network, requested: list[dict] | None,

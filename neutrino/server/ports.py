@@ -399,11 +399,14 @@ class PortsMixin:
         waiting = [r.id for r, _, _ in found.values() if self._bindable_by(r, host)]
         if waiting:
             self._write(lambda tx: self._bind_for_agent(tx, waiting, host))
-            with self._read() as session:
-                found = records_by_id(session.connection(), devices)
-        segments = self._segments_of({r.network_id for r, _, _ in found.values()})
+        with self._read() as session:
+            conn = session.connection()
+            if waiting:
+                found = records_by_id(conn, devices)
+            segments = self._segments_of(conn, {r.network_id for r, _, _ in found.values()})
         return [self._device_dict(found[d], segments[found[d][0].network_id])
-                if d in found else {"device": d, "no_such_port": True} for d in devices]
+                if d in found and found[d][0].network_id in segments
+                else {"device": d, "no_such_port": True} for d in devices]
 
     def _bind_for_agent(self, tx, port_ids: list[str], host: str) -> None:
         for port in tx.session.scalars(select(Port).where(Port.id.in_(port_ids))):
@@ -413,13 +416,13 @@ class PortsMixin:
                              agent_asking=True)
                 port.bump_revision()
 
-    def _segments_of(self, network_ids: set[str]) -> dict[str, tuple]:
+    @staticmethod
+    def _segments_of(conn, network_ids: set[str]) -> dict[str, tuple]:
         """network id -> (network_type, segmentation_id, physical_network, mtu)."""
         if not network_ids:
             return {}
-        with self._read() as session:
-            return {row[0]: tuple(row[1:]) for row in session.execute(
-                _SEGMENTS.where(Network.id.in_(network_ids)))}
+        return {row[0]: tuple(row[1:]) for row in conn.execute(
+            _SEGMENTS.where(Network.id.in_(network_ids)))}
 
     @staticmethod
     def _bindable_by(port, host: str) -> bool:

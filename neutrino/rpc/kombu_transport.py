@@ -6,6 +6,8 @@ A consumer also listens on a private wake-up queue so ``stop`` returns at once
 instead of waiting for a drain timeout. Connection loss is survived: the
 publisher reconnects and retries, a consumer reconnects with a short backoff
 and reports it through ``on_reconnect`` (fanout messages may have been lost).
+redis URLs go through ``kombu_redis.Transport``, kombu's redis transport
+without its per-message costs; amqp:// uses kombu's own.
 """
 import logging
 import socket

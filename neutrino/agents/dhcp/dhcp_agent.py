@@ -55,6 +55,7 @@ class DhcpAgent(QueueAgent):
         self._stats = {"networks": 0, "subnets": 0, "ports": 0}
         self.watcher = self.devices = None
         self._watched: dict[str, int] = {}          # network id -> dnsmasq pid watched
+        self._applied: dict[str, cfg.DhcpPlan] = {}  # network id -> last plan applied
         self.cache = NetworkCache()     # touched by the loop thread only
         self.synced = threading.Event()     # set after each completed full resync
 
@@ -108,7 +109,7 @@ class DhcpAgent(QueueAgent):
                 if network is None:
                     self._reconcile(network_id, full=network_id in full)
                 else:
-                    self._apply(network, full=network_id in full)
+                    self._apply(network, full=network_id in full, cached=True)
 
     def _take(self, items: list) -> tuple[dict[str, bool], set[str]]:
         """Port events into the cache, in order; which networks need work.
@@ -173,6 +174,7 @@ class DhcpAgent(QueueAgent):
 
     def _remove(self, network_id: str) -> None:
         self._watched.pop(network_id, None)
+        self._applied.pop(network_id, None)
         self.watcher.unwatch(network_id)
         self._interfaces = {k: v for k, v in self._interfaces.items() if v != network_id}
         self._ready_ports.pop(network_id, None)
@@ -194,7 +196,11 @@ class DhcpAgent(QueueAgent):
             self.cache.put_port(network["id"], port)
         return port
 
-    def _apply(self, network: dict, full: bool = False) -> None:
+    def _apply(self, network: dict, full: bool = False, cached: bool = False) -> None:
+        """Serve ``network``; ``cached``: a copy updated by port events, whose plan
+        is not applied again when it did not change (a port went ACTIVE, say).
+        A fetched network is always applied: that is how a dead dnsmasq or a
+        vanished namespace gets repaired."""
         network_id = network["id"]
         try:
             if not cfg.dhcp_subnets(network) or not network.get("admin_state_up", True):
@@ -205,8 +211,12 @@ class DhcpAgent(QueueAgent):
             if port is None:
                 return
             plan = cfg.build_plan(network, port, self.state_dir)
+            if cached and not full and self._applied.get(network_id) == plan:
+                return
             self._interfaces[plan.interface] = network_id
+            self._applied.pop(network_id, None)
             applied = self.driver.apply(plan, network, full=full)
+            self._applied[network_id] = plan
             if self._watched.get(network_id) != applied.pid:
                 # A new pidfd only for a new dnsmasq: applies are frequent.
                 self._watched[network_id] = applied.pid
@@ -218,4 +228,5 @@ class DhcpAgent(QueueAgent):
                 self.plugin.cast("dhcp_ready_on_ports", port_ids=sorted(ready))
         except Exception:
             LOG.exception("network %s: DHCP set-up failed, retrying", network_id)
+            self._applied.pop(network_id, None)
             self._later((FULL, network_id))

@@ -90,8 +90,12 @@ def _host_entries(network: dict, subnet_ids: set[str]):
 
 
 def host_file(network: dict, subnet_ids: set[str]) -> str:
+    return _host_lines(_host_entries(network, subnet_ids))
+
+
+def _host_lines(entries) -> str:
     lines = []
-    for port, ip, name in _host_entries(network, subnet_ids):
+    for port, ip, name in entries:
         line = f"{port['mac_address']},{name}.{DOMAIN},{ip}"
         if _v4_extra_opts(port):
             line += f",set:port-{port['id']}"
@@ -100,8 +104,11 @@ def host_file(network: dict, subnet_ids: set[str]) -> str:
 
 
 def addn_hosts_file(network: dict, subnet_ids: set[str]) -> str:
-    return "".join(f"{ip}\t{name}.{DOMAIN} {name}\n"
-                   for _, ip, name in _host_entries(network, subnet_ids))
+    return _addn_lines(_host_entries(network, subnet_ids))
+
+
+def _addn_lines(entries) -> str:
+    return "".join(f"{ip}\t{name}.{DOMAIN} {name}\n" for _, ip, name in entries)
 
 
 def _v4_extra_opts(port: dict) -> list[dict]:
@@ -218,13 +225,13 @@ def build_plan(network: dict, dhcp_port: dict, state_dir: str) -> DhcpPlan | Non
             break
     interface = tap_name(dhcp_port["id"])
     conf_dir = os.path.join(state_dir, "dhcp", network["id"])
-    ids = set(by_id)
+    entries = list(_host_entries(network, set(by_id)))    # once: the plan is built per event
     return DhcpPlan(
         network_id=network["id"], namespace=namespace_name(network["id"]),
         port_id=dhcp_port["id"], interface=interface, mac=dhcp_port["mac_address"],
         mtu=network.get("mtu") or 1500, addresses=tuple(addresses),
         gateway=gateway, gateway_onlink=onlink, conf_dir=conf_dir,
-        files={"host": host_file(network, ids), "addn_hosts": addn_hosts_file(network, ids),
+        files={"host": _host_lines(entries), "addn_hosts": _addn_lines(entries),
                "opts": opts_file(network, subnets)},
         cmdline=tuple(command_line(network, subnets, conf_dir, interface)),
-        port_ids=tuple(sorted({p["id"] for p, _, _ in _host_entries(network, ids)})))
+        port_ids=tuple(sorted({p["id"] for p, _, _ in entries})))

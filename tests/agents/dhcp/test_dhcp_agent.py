@@ -375,3 +375,38 @@ def test_dnsmasq_is_watched_again_only_after_it_died(setup):
     create(server, notifier, net, second)
     driver.wait_for(lambda: second["mac_address"] in host_file(driver, net))
     assert watcher.watched == [(net["id"], os.getpid())]
+
+
+class Caster:
+    def __init__(self):
+        self.casts = []
+
+    def cast(self, method, **kwargs):
+        self.casts.append((method, kwargs))
+
+
+def test_a_cached_network_whose_plan_did_not_change_is_not_applied_again(tmp_path):
+    """No thread runs here: _apply is called as the loop would."""
+    net = make_network(1)
+    dhcp = net["ports"][0]
+    dhcp.update({"device_id": cfg.agent_device_id(HOST, net["id"]), "binding:host_id": HOST})
+    port = vm_port(net, 1)
+    net["ports"].append(port)
+    driver = RecordingDriver()
+    agent = DhcpAgent(HOST, "memory://unused", str(tmp_path), driver=driver)
+    agent.watcher, agent.plugin = CountingWatcher(None), Caster()
+    agent._apply(copy.deepcopy(net), cached=True)
+    assert len(driver.full) == 1 and agent.plugin.casts == [
+        ("dhcp_ready_on_ports", {"port_ids": sorted([dhcp["id"], port["id"]])})]
+    active = copy.deepcopy(net)
+    active["ports"][1].update(status="ACTIVE", revision_number=1)
+    agent._apply(active, cached=True)           # nothing dnsmasq serves changed
+    assert len(driver.full) == 1
+    agent._apply(active)                        # fetched: always applied (repairs)
+    agent._apply(active, full=True, cached=True)
+    assert driver.full[1:] == [False, True]
+    moved = copy.deepcopy(active)
+    moved["ports"][1]["fixed_ips"][0]["ip_address"] = "10.1.0.99"
+    agent._apply(moved, cached=True)
+    assert len(driver.full) == 4 and "10.1.0.99" in driver.applied[net["id"]].files["host"]
+    assert len(agent.plugin.casts) == 1

@@ -83,13 +83,20 @@ def stop(pid_file: str) -> None:
 
 
 class DeathWatcher:
-    """Calls ``on_death(key)`` on its own thread when a watched pid exits."""
+    """Calls ``on_death(key)`` on its own thread when a watched pid exits.
+
+    A pidfd given up by ``watch`` or ``unwatch`` is closed by the watching
+    thread, between two polls: closed by the caller while a poll had it, its
+    number could be reused at once by a new pidfd or socket, and that one's
+    readiness taken for the death of whatever the number then stood for.
+    """
 
     def __init__(self, on_death: Callable[[Hashable], None]):
         self._on_death = on_death
         self._lock = threading.Lock()
         self._fds: dict[int, tuple[Hashable, int]] = {}     # fd -> (key, pid)
         self._by_key: dict[Hashable, int] = {}
+        self._retired: list[int] = []      # fds to close before the next poll
         self._wake_r, self._wake_w = os.pipe()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="dnsmasq-watch")
@@ -105,7 +112,7 @@ class DeathWatcher:
             old = self._by_key.pop(key, None)
             if old is not None:
                 self._fds.pop(old, None)
-                os.close(old)
+                self._retired.append(old)
             self._fds[fd] = (key, pid)
             self._by_key[key] = fd
         os.write(self._wake_w, b"x")
@@ -115,7 +122,7 @@ class DeathWatcher:
             fd = self._by_key.pop(key, None)
             if fd is not None:
                 self._fds.pop(fd, None)
-                os.close(fd)
+                self._retired.append(fd)
         os.write(self._wake_w, b"x")
 
     def stop(self) -> None:
@@ -123,10 +130,11 @@ class DeathWatcher:
         os.write(self._wake_w, b"x")
         self._thread.join(5)
         with self._lock:
-            for fd in self._fds:
+            for fd in [*self._fds, *self._retired]:
                 os.close(fd)
             self._fds.clear()
             self._by_key.clear()
+            self._retired.clear()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -135,6 +143,9 @@ class DeathWatcher:
             poller = select.poll()
             poller.register(self._wake_r, select.POLLIN)
             with self._lock:
+                for fd in self._retired:
+                    os.close(fd)
+                self._retired.clear()
                 for fd in self._fds:
                     poller.register(fd, select.POLLIN)
             dead = []

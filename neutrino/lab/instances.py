@@ -107,7 +107,7 @@ def lease(lab: Lab, name: str) -> dict | None:
 def _script(lab: Lab) -> str:
     path = lab.path("udhcpc.script")
     if not os.path.exists(path):
-        tmp = path + ".tmp"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"   # creates race to write it
         with open(tmp, "w") as f:
             f.write(UDHCPC_SCRIPT)
         os.chmod(tmp, 0o755)

@@ -281,3 +281,14 @@ def test_vif_wait_asks_once_for_every_awaited_port():
         api.close()
         server.shutdown()
         server.server_close()
+
+
+def test_the_dhcp_client_script_is_written_once_by_creates_racing(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    from neutrino.lab.layout import Lab
+    lab = Lab.locate("t" + secrets.token_hex(3), str(tmp_path))
+    with ThreadPoolExecutor(20) as pool:
+        paths = set(pool.map(lambda _: instances._script(lab), range(40)))
+    assert paths == {lab.path("udhcpc.script")}
+    assert os.access(lab.path("udhcpc.script"), os.X_OK)
+    assert sorted(os.listdir(tmp_path)) == ["udhcpc.script"]

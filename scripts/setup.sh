@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="openvswitch-switch dnsmasq-base dnsmasq-utils iptables iproute2 bridge-utils ethtool busybox
 iputils-ping tcpdump iperf3 redis-server ipset conntrack arping graphviz util-linux
-python3-venv $*"
+python3-venv python3-openvswitch $*"
 
 missing=""
 for p in $PACKAGES; do
@@ -37,3 +37,22 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
     .venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
     touch "$stamp"
 fi
+# The OVSDB IDL (the `ovs` package: OVS agent, ovsdbapp) parses every update in
+# pure Python unless its C JSON parser is importable: PyPI's `ovs` is built
+# without it, Debian's python3-openvswitch has it for the system's Python. Link
+# it into the venv when the ABI matches (its import is checked; a mismatch
+# leaves the pure Python parser, which works, ~30x slower).
+for ovs_dir in .venv/lib/python3*/site-packages/ovs; do
+    [ -d "$ovs_dir" ] || continue
+    ls "$ovs_dir"/_json.*.so >/dev/null 2>&1 && continue
+    ver=$(basename "$(dirname "$(dirname "$ovs_dir")")" | sed 's/^python//; s/\.//')   # 311
+    for so in /usr/lib/python3/dist-packages/ovs/_json.cpython-"$ver"-*.so; do
+        [ -f "$so" ] || continue
+        ln -sf "$so" "$ovs_dir/$(basename "$so")"
+        if ! .venv/bin/python -c 'import ovs._json' 2>/dev/null; then
+            rm -f "$ovs_dir/$(basename "$so")"
+        else
+            echo "setup: the OVSDB IDL uses Open vSwitch's C JSON parser ($so)"
+        fi
+    done
+done

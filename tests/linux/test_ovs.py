@@ -230,3 +230,21 @@ def test_table_cache_converts_a_row_again_only_when_changed_or_replaced():
     assert cache.values(rows) == {b.int: ("b2",)}
     assert list(cache.values({a: row_a, **rows})) == [a.int, b.int]   # the IDL's order
     assert converted == ["a", "b", "a2", "b2", "a2"]
+
+
+def test_the_idl_parses_json_in_c_when_the_system_has_the_parser():
+    """scripts/setup.sh links Debian's C JSON parser into the venv's ``ovs``
+    (PyPI's has none): the IDL parses every OVSDB update with it."""
+    import glob
+    import sysconfig
+
+    import ovs.json
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    if not glob.glob(f"/usr/lib/python3/dist-packages/ovs/_json{suffix}"):
+        pytest.skip("no C JSON parser for this Python on the system")
+    assert ovs.json.PARSER == ovs.json.PARSER_C
+    parser = ovs.json.Parser()
+    text = '{"method": "update", "params": [null, {"Port": {"u": {"new": {"tag": 5}}}}], "id": 1}'
+    assert parser.feed(text) == len(text)
+    assert parser.finish() == {"method": "update", "id": 1,
+                               "params": [None, {"Port": {"u": {"new": {"tag": 5}}}}]}

@@ -134,14 +134,17 @@ def main(argv: list[str]) -> int:
         raise NeutrinoError(f"cannot open database {db_url}: {error}") from None
 
     if args.transport_url:
+        from neutrino.db.engine import Urgent
         from neutrino.rpc import RpcServer
         from neutrino.server.l3 import L3RpcEndpoint
         from neutrino.server.rpc import RpcEndpoint
-        endpoint = RpcEndpoint(service.plugin)
+        # The agents' writes go before queued API writes (db.engine.WriteLock).
+        endpoint = Urgent(RpcEndpoint(service.plugin))
         rpc_servers = [RpcServer(args.transport_url, "q-plugin", endpoint,
                                  workers=max(1, args.rpc_workers)),
                        RpcServer(args.transport_url, "q-reports-plugin", endpoint),
-                       RpcServer(args.transport_url, "q-l3-plugin", L3RpcEndpoint(service.l3))]
+                       RpcServer(args.transport_url, "q-l3-plugin",
+                                 Urgent(L3RpcEndpoint(service.l3)))]
         for server in rpc_servers:
             server.start()
 

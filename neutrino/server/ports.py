@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from neutrino.db.models import (IPAllocation, Network, Port, PortSecurityGroupBinding,
                                 Subnet, new_id, utcnow)
-from neutrino.server import binding, ipam, policy, views
+from neutrino.server import binding, ipam, nova, policy, provisioning, views
 from neutrino.server import exceptions as exc
 from neutrino.server.events import PRECOMMIT_CREATE, PRECOMMIT_DELETE, PRECOMMIT_UPDATE
 from neutrino.server.notify import DHCP_AGENT, PORT_DELETE, PORT_UPDATE
@@ -48,6 +48,7 @@ _PORT_ROWS = select(*views.raw_columns(_PORTS))
 _FIXED_IPS = select(_ALLOCS.c.port_id, _ALLOCS.c.subnet_id,
                     _ALLOCS.c.ip_address).order_by(_ALLOCS.c.id)
 _GROUPS = select(_BINDINGS.c.port_id, _BINDINGS.c.security_group_id)
+_LOCK_PORTS = (select(_PORTS.c.id).order_by(_PORTS.c.id).with_for_update())
 _SET_STATUS = (_PORTS.update().where(_PORTS.c.id == bindparam("b_id"))
                .values(status=bindparam("b_status"), revision_number=bindparam("b_revision"),
                        updated_at=bindparam("b_updated_at")))
@@ -91,6 +92,17 @@ def records_by_id(conn, port_ids: list[str]) -> dict[str, PortRecord]:
     if not port_ids:
         return {}
     return port_records(conn, _PORT_ROWS.where(_PORTS.c.id.in_(port_ids)), port_ids)
+
+
+def lock_ports(conn, port_ids: list[str]) -> None:
+    """Lock the ports' rows, in id order, until the transaction ends (PostgreSQL).
+
+    Status changes decided from provisioning blocks take it first, so two of
+    them about one port (DHCP ready, L2 up) run one after the other and the
+    later sees what the earlier left. SQLite has one writer at a time anyway.
+    """
+    if port_ids and conn.dialect.name != "sqlite":
+        conn.execute(_LOCK_PORTS.where(_PORTS.c.id.in_(port_ids))).all()
 
 
 def record_dict(record: PortRecord) -> dict:
@@ -261,6 +273,7 @@ class PortsMixin:
         binding.bind(session, port, self.options.agent_down_time)
         session.add(port)
         session.flush()
+        self._set_up_blocks(session, port, net, {}, addresses_changed=True)
         self.registry.publish("port", PRECOMMIT_CREATE, context=ctx, tx=tx, port=port,
                               request=data)
         self._notify_sg_members(tx, self._sg_membership(None), port)
@@ -318,10 +331,11 @@ class PortsMixin:
         if "allowed_address_pairs" in data:
             data = dict(data, allowed_address_pairs=self._address_pairs(
                 data["allowed_address_pairs"], data.get("mac_address") or port.mac_address))
-        if data.get("mac_address") and data["mac_address"] != port.mac_address:
+        mac_changed = bool(data.get("mac_address")) and data["mac_address"] != port.mac_address
+        if mac_changed:
             self._check_mac_free(session, net.id, data["mac_address"])
-        old_host = port.binding_host_id
-        changed = False
+        old_host, old_status = port.binding_host_id, port.status
+        changed = ips_changed = False
         for attr, column in SIMPLE_UPDATES.items():
             if attr in data and getattr(port, column) != data[attr]:
                 value = data[attr]
@@ -333,7 +347,7 @@ class PortsMixin:
             wanted = self._allocate(session, net, data["fixed_ips"], port.device_owner, port)
             if wanted != [(a.subnet_id, a.ip_address) for a in port.fixed_ips]:
                 self._set_fixed_ips(session, port, net.id, wanted)
-                changed = True
+                changed = ips_changed = True
         if "security_groups" in data:
             wanted_sgs = self._port_security_groups(session, ctx, port.project_id, data,
                                                     port.port_security_enabled, port.device_owner)
@@ -347,11 +361,25 @@ class PortsMixin:
             binding.bind(session, port, self.options.agent_down_time)
             port.bump_revision()
         session.flush()
+        new_host = port.binding_host_id != old_host
+        if ips_changed or mac_changed or new_host:
+            held = provisioning.blocks_of(session.connection(), [port.id])
+            self._set_up_blocks(session, port, net, held, addresses_changed=ips_changed
+                                or mac_changed, went_down=new_host)
         self.registry.publish("port", PRECOMMIT_UPDATE, context=ctx, tx=tx, port=port,
                               request=data)
         self._notify_sg_members(tx, before, port)
         self._notify_port_updated(tx, port)
+        nova.notify(tx, nova.status_event(port, old_status, port.status))
         return port
+
+    def _set_up_blocks(self, session, port: Port, net: Network, held: provisioning.Blocks,
+                       addresses_changed: bool, went_down: bool = False) -> None:
+        conn = session.connection()
+        wanted = provisioning.set_up_dhcp(conn, port, net, self.options.agent_down_time,
+                                          held.get(port.id, set()), addresses_changed,
+                                          went_down)
+        provisioning.save(conn, held, {port.id: wanted})
 
     def _set_fixed_ips(self, session, port: Port, net_id: str,
                        wanted: list[tuple[str, str]]) -> None:
@@ -383,6 +411,7 @@ class PortsMixin:
             self.registry.publish("port", PRECOMMIT_DELETE, context=ctx, tx=tx, port=port)
             self._notify_sg_members(tx, self._sg_membership(port), None)
             self._notify_port_deleted(tx, port)
+            nova.notify(tx, nova.delete_event(port))
             tx.session.delete(port)
         self._write(work)
 
@@ -452,44 +481,115 @@ class PortsMixin:
 
     def set_devices_status(self, devices_up: list[str], devices_down: list[str],
                            host: str) -> dict:
-        """Ports the agent of ``host`` wired (ACTIVE) or unplugged (DOWN).
+        """Ports the agent of ``host`` wired (up) or unplugged (DOWN).
 
-        Plain rows and one UPDATE for the ports whose status changes; each gets
-        a new revision and a ``port_update_end`` to the DHCP agent.
+        Up completes the port's L2 provisioning: it turns ACTIVE unless a
+        block remains (the DHCP agent has not served it yet; dhcp_ready turns
+        it ACTIVE then). Down sets DOWN at once. Plain rows, one SELECT of the
+        blocks and one UPDATE for the ports whose status changes; each change
+        gets a new revision, a ``port_update_end`` to the DHCP agent and, for
+        an instance's port, its Nova event.
         """
         result = {"devices_up": [], "devices_down": [], "failed_devices_up": [],
                   "failed_devices_down": []}
 
         def work(tx):
             conn = tx.session.connection()
-            ports = records_by_id(conn, list(dict.fromkeys([*devices_up, *devices_down])))
-            changed: dict[str, PortRecord] = {}
-            notified: list[str] = []
-            now = utcnow()
-            for devices, status, key in ((devices_up, "ACTIVE", "devices_up"),
-                                         (devices_down, "DOWN", "devices_down")):
+            ids = list(dict.fromkeys([*devices_up, *devices_down]))
+            lock_ports(conn, ids)
+            ports = records_by_id(conn, ids)
+            held = provisioning.blocks_of(conn, list(ports))
+            blocks = provisioning.copy(held)
+            transitions: list[tuple[str, str, str]] = []
+            for devices, up, key in ((devices_up, True, "devices_up"),
+                                     (devices_down, False, "devices_down")):
                 for device in devices:
                     record = ports.get(device)
                     port = record[0] if record else None
                     if port is not None and port.binding_host_id not in (host, ""):
                         result["failed_" + key].append(device)
                         continue
-                    if port is not None and port.status != status:
-                        port = port._replace(status=status, updated_at=now,
-                                             revision_number=(port.revision_number or 0) + 1)
-                        ports[device] = changed[device] = (port, record[1], record[2])
-                        notified.append(device)
                     result[key].append(device)
-            if changed:
-                conn.execute(_SET_STATUS, [
-                    {"b_id": p.id, "b_status": p.status, "b_revision": p.revision_number,
-                     "b_updated_at": now} for p, _, _ in changed.values()])
-                payloads = {d: {"network_id": r[0].network_id, "port": record_dict(r)}
-                            for d, r in changed.items()}
-                for device in notified:
-                    tx.notify(DHCP_AGENT, "port_update_end", payloads[device])
+                    if port is None:
+                        continue
+                    entities = blocks.get(device)
+                    if up and entities:
+                        entities.discard(provisioning.L2_ENTITY)
+                    elif not up and entities and provisioning.DHCP_ENTITY in entities:
+                        entities.add(provisioning.L2_ENTITY)
+                    status = "DOWN" if not up else "ACTIVE" if not entities else None
+                    if status is not None and port.status != status:
+                        transitions.append((device, port.status, status))
+                        ports[device] = (port._replace(status=status), record[1], record[2])
+            provisioning.save(conn, held, blocks)
+            self._save_status_changes(tx, ports, transitions)
         self._write(work)
         return result
+
+    def _save_status_changes(self, tx, ports: dict[str, PortRecord],
+                             transitions: list[tuple[str, str, str]]) -> None:
+        """Store the ports' new status (one UPDATE) and send what each change tells.
+
+        ``transitions``: (port id, old status, new status) in the order they
+        happened, a port possibly more than once; ``ports`` holds the final
+        rows. Every transition bumps the revision once.
+        """
+        if not transitions:
+            return
+        now = utcnow()
+        bumps: dict[str, int] = {}
+        for device, _, _ in transitions:
+            bumps[device] = bumps.get(device, 0) + 1
+        changed = {}
+        for device, count in bumps.items():
+            port, fixed_ips, groups = ports[device]
+            port = port._replace(updated_at=now,
+                                 revision_number=(port.revision_number or 0) + count)
+            changed[device] = ports[device] = (port, fixed_ips, groups)
+        tx.session.connection().execute(_SET_STATUS, [
+            {"b_id": p.id, "b_status": p.status, "b_revision": p.revision_number,
+             "b_updated_at": now} for p, _, _ in changed.values()])
+        payloads = {d: {"network_id": r[0].network_id, "port": record_dict(r)}
+                    for d, r in changed.items()}
+        for device, old, new in transitions:
+            tx.notify(DHCP_AGENT, "port_update_end", payloads[device])
+            nova.notify(tx, nova.status_event(changed[device][0], old, new))
+
+    def dhcp_ready(self, port_ids: list[str]) -> None:
+        """The DHCP agent serves these ports' addresses: their DHCP blocks go.
+
+        A port left without any block turns ACTIVE (the L2 agent reported it
+        up before), as set_devices_status would. Ports without a DHCP block
+        (a resync reports every port) cost one read, no write.
+        """
+        ids = list(dict.fromkeys(port_ids))
+        if not ids:
+            return
+        with self._read() as session:
+            if not provisioning.dhcp_blocked(session.connection(), ids):
+                return
+
+        def work(tx):
+            conn = tx.session.connection()
+            lock_ports(conn, ids)
+            held = provisioning.blocks_of(conn, ids)
+            blocks = provisioning.copy(held)
+            cleared = []
+            for port_id, entities in blocks.items():
+                if provisioning.DHCP_ENTITY in entities:
+                    entities.discard(provisioning.DHCP_ENTITY)
+                    if not entities:
+                        cleared.append(port_id)
+            provisioning.save(conn, held, blocks)
+            ports = records_by_id(conn, cleared)
+            transitions = []
+            for port_id in cleared:
+                record = ports.get(port_id)
+                if record is not None and record[0].status != "ACTIVE":
+                    transitions.append((port_id, record[0].status, "ACTIVE"))
+                    ports[port_id] = (record[0]._replace(status="ACTIVE"), *record[1:])
+            self._save_status_changes(tx, ports, transitions)
+        self._write(work)
 
     def get_port_ids_on_host(self, host: str) -> list[str]:
         with self._read() as session:

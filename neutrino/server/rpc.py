@@ -44,5 +44,5 @@ class RpcEndpoint:
         return self.plugin.security_group_info_for_devices(list(devices))
 
     def dhcp_ready_on_ports(self, port_ids: list[str]) -> None:
-        """Neutron clears its DHCP provisioning block here; status follows the L2 agent only."""
-        return None
+        """dnsmasq serves these ports: their DHCP provisioning blocks go."""
+        self.plugin.dhcp_ready(list(port_ids))

@@ -50,7 +50,7 @@ class DhcpAgent(QueueAgent):
                          resync_interval=resync_interval, rpc_timeout=rpc_timeout)
         self.state_dir = state_dir
         self.driver = driver or DhcpDriver()
-        self._ready_ports: dict[str, set[str]] = {}
+        self._ready_ports: dict[str, set[tuple]] = {}   # network id -> _served_entries
         self._interfaces: dict[str, str] = {}      # tap name -> network id
         self._stats = {"networks": 0, "subnets": 0, "ports": 0}
         self.watcher = self.devices = None
@@ -222,11 +222,24 @@ class DhcpAgent(QueueAgent):
                 self._watched[network_id] = applied.pid
                 self.watcher.watch(network_id, applied.pid)
             LOG.info("network %s: dnsmasq %s (pid %s)", network_id, applied.dnsmasq, applied.pid)
-            ready = set(plan.port_ids) - self._ready_ports.get(network_id, set())
-            self._ready_ports[network_id] = set(plan.port_ids)
+            served = _served_entries(network, plan)
+            ready = {entry[0] for entry in served - self._ready_ports.get(network_id, set())}
+            self._ready_ports[network_id] = served
             if ready:
                 self.plugin.cast("dhcp_ready_on_ports", port_ids=sorted(ready))
         except Exception:
             LOG.exception("network %s: DHCP set-up failed, retrying", network_id)
             self._applied.pop(network_id, None)
             self._later((FULL, network_id))
+
+
+def _served_entries(network: dict, plan) -> set[tuple]:
+    """(port id, MAC, addresses) of each port dnsmasq has a host entry for.
+
+    A port is ready again when its MAC or addresses change: the server blocks
+    it on DHCP again then (a provisioning block) until this agent says so.
+    """
+    ids = set(plan.port_ids)
+    return {(p["id"], p.get("mac_address"),
+             tuple(sorted(f.get("ip_address", "") for f in p.get("fixed_ips", []))))
+            for p in network.get("ports", []) if p["id"] in ids}

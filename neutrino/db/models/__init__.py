@@ -11,12 +11,13 @@ from neutrino.db.models.l2 import (FlatAllocation, IPAllocation, Network, Port,
                                    PortSecurityGroupBinding, Subnet,
                                    VxlanAllocation)
 from neutrino.db.models.l3 import FloatingIP, Router, RouterL3AgentBinding, RouterPort
+from neutrino.db.models.provisioning import ProvisioningBlock
 from neutrino.db.models.securitygroups import (DefaultSecurityGroup, SecurityGroup,
                                              SecurityGroupRule)
 
 __all__ = ["Agent", "Base", "FlatAllocation", "FloatingIP", "IPAllocation", "Network", "Port",
-           "PortSecurityGroupBinding", "Project", "QuotaLimit", "QuotaLock", "Role",
-           "RoleAssignment", "Router", "RouterL3AgentBinding", "RouterPort",
+           "PortSecurityGroupBinding", "Project", "ProvisioningBlock", "QuotaLimit",
+           "QuotaLock", "Role", "RoleAssignment", "Router", "RouterL3AgentBinding", "RouterPort",
            "SecurityGroup", "SecurityGroupRule", "DefaultSecurityGroup", "StandardAttrs",
            "Subnet", "Token", "TunnelEndpoint", "User",
            "VxlanAllocation", "new_id", "utcnow"]

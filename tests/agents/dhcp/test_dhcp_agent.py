@@ -409,4 +409,10 @@ def test_a_cached_network_whose_plan_did_not_change_is_not_applied_again(tmp_pat
     moved["ports"][1]["fixed_ips"][0]["ip_address"] = "10.1.0.99"
     agent._apply(moved, cached=True)
     assert len(driver.full) == 4 and "10.1.0.99" in driver.applied[net["id"]].files["host"]
-    assert len(agent.plugin.casts) == 1
+    # a new address is ready again once served (the server blocks the port on it)
+    assert agent.plugin.casts[1:] == [("dhcp_ready_on_ports", {"port_ids": [port["id"]]})]
+    new_mac = copy.deepcopy(moved)
+    new_mac["ports"][1]["mac_address"] = "fa:16:3e:10:00:77"
+    agent._apply(new_mac, cached=True)
+    agent._apply(new_mac, cached=True)
+    assert agent.plugin.casts[2:] == [("dhcp_ready_on_ports", {"port_ids": [port["id"]]})]

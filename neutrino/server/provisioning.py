@@ -30,11 +30,11 @@ Blocks = dict[str, set[str]]
 """port id -> entities blocking it (ports without blocks are left out)."""
 
 _BLOCKS = ProvisioningBlock.__table__
-_BLOCKS_OF = select(_BLOCKS.c.port_id, _BLOCKS.c.entity)
-_DHCP_BLOCKED = select(_BLOCKS.c.port_id).where(_BLOCKS.c.entity == DHCP_ENTITY)
+_IDS = bindparam("ids", expanding=True)
+_BLOCKS_OF = select(_BLOCKS.c.port_id, _BLOCKS.c.entity).where(_BLOCKS.c.port_id.in_(_IDS))
 _ADD = _BLOCKS.insert()
-_REMOVE = _BLOCKS.delete().where(_BLOCKS.c.port_id == bindparam("b_port"),
-                                 _BLOCKS.c.entity == bindparam("b_entity"))
+_REMOVE = _BLOCKS.delete().where(_BLOCKS.c.entity == bindparam("entity"),
+                                 _BLOCKS.c.port_id.in_(_IDS))
 _DHCP_HEARTBEAT = select(func.max(Agent.heartbeat_timestamp)).where(
     Agent.agent_type == DHCP_AGENT_TYPE)
 
@@ -42,15 +42,9 @@ _DHCP_HEARTBEAT = select(func.max(Agent.heartbeat_timestamp)).where(
 def blocks_of(conn, port_ids: list[str]) -> Blocks:
     found: Blocks = {}
     if port_ids:
-        for port_id, entity in conn.execute(_BLOCKS_OF.where(_BLOCKS.c.port_id.in_(port_ids))):
+        for port_id, entity in conn.execute(_BLOCKS_OF, {"ids": port_ids}):
             found.setdefault(port_id, set()).add(entity)
     return found
-
-
-def dhcp_blocked(conn, port_ids: list[str]) -> bool:
-    """Whether any of the ports waits for the DHCP agent."""
-    return conn.execute(_DHCP_BLOCKED.where(_BLOCKS.c.port_id.in_(port_ids))
-                        .limit(1)).first() is not None
 
 
 def dhcp_agent_alive(conn, agent_down_time: int) -> bool:
@@ -71,14 +65,19 @@ def served_by_dhcp(port, net) -> bool:
 
 
 def save(conn, before: Blocks, after: Blocks) -> None:
-    """Write the difference between two views of the same ports' blocks."""
-    added, removed = [], []
-    for port_id in before.keys() | after.keys():
+    """Write the difference between two views of the same ports' blocks.
+
+    One DELETE per entity and one INSERT, whatever the number of ports.
+    """
+    added: list[dict] = []
+    removed: dict[str, list[str]] = {}
+    for port_id in sorted(before.keys() | after.keys()):
         old, new = before.get(port_id, set()), after.get(port_id, set())
         added += [{"port_id": port_id, "entity": e} for e in sorted(new - old)]
-        removed += [{"b_port": port_id, "b_entity": e} for e in sorted(old - new)]
-    if removed:
-        conn.execute(_REMOVE, removed)
+        for entity in old - new:
+            removed.setdefault(entity, []).append(port_id)
+    for entity, port_ids in sorted(removed.items()):
+        conn.execute(_REMOVE, {"entity": entity, "ids": port_ids})
     if added:
         conn.execute(_ADD, added)
 

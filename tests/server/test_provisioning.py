@@ -1,6 +1,7 @@
 """Provisioning blocks: a port turns ACTIVE when the L2 agent reported it up and
 the DHCP agent serves its address, whichever comes last, exactly once."""
 import datetime
+import threading
 import uuid
 
 import pytest
@@ -220,3 +221,21 @@ def test_nova_hears_of_instance_ports_only(rpc, plugin, net, notifier, attrs):
     plugin.delete_port(ADMIN, port["id"])
     assert status_updates(notifier, port["id"]) == ["ACTIVE", "DOWN"]
     assert nova_events(notifier) == []
+
+
+def test_l2_up_and_dhcp_ready_at_the_same_time(rpc, plugin, net, dhcp_agent, notifier):
+    """Each call removes its own block and looks at what remains: run together,
+    one must see the other's removal (PostgreSQL: row locks), never both miss it."""
+    ports = [new_port(plugin, net)["id"] for _ in range(12)]
+    notifier.clear()
+    for port_id in ports:
+        start = threading.Barrier(2)
+        calls = [lambda: rpc.update_device_list(devices_up=[port_id], host="c1"),
+                 lambda: rpc.dhcp_ready_on_ports(port_ids=[port_id])]
+        threads = [threading.Thread(target=lambda c=c: (start.wait(), c())) for c in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [p["status"] for p in plugin.get_ports(ADMIN, {"id": ports})] == ["ACTIVE"] * 12
+    assert sorted(p["tag"] for _, p in nova_events(notifier)) == sorted(ports)

@@ -28,7 +28,7 @@ from contextlib import nullcontext as nothing
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from neutrino.lab import instances, lifecycle, teardown  # noqa: E402
+from neutrino.lab import instances, lifecycle, teardown, vif_events  # noqa: E402
 from neutrino.lab.api import LabApi  # noqa: E402
 from neutrino.lab.layout import Lab  # noqa: E402
 from neutrino.linux import ip, proc  # noqa: E402
@@ -176,7 +176,7 @@ class Phases:
     port create call, the hybrid plug, and Nova's wait for the vif."""
 
     STEPS = (("create_port", LabApi, "create_port"), ("plug", instances.plug, "plug"),
-             ("vif wait", instances, "_wait_active"))
+             ("vif wait", vif_events.Expectation, "wait"))
 
     def __init__(self):
         self.seconds: dict[str, list[float]] = {name: [] for name, _, _ in self.STEPS}

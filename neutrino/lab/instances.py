@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.errors import NeutrinoError
-from neutrino.lab import lifecycle, plug
+from neutrino.lab import lifecycle, plug, vif_events
 from neutrino.lab.api import LabApi
 from neutrino.lab.layout import Lab, check_instance_name
 from neutrino.linux import ip, netns, proc
+from neutrino.rpc.errors import RpcError
 
 UDHCPC_SCRIPT = r"""#!/bin/sh
 # udhcpc event script (written by neutrino): address, default route and MTU
@@ -177,7 +176,16 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
         inst = {"name": name, "id": str(uuid.uuid4()), "host": host,
                 "netns": lab.instance_netns(name), "port_id": None, "pid": None}
         _save(lab, inst)
+    # Nova's wait for network-vif-plugged: listening before the port exists,
+    # no event can be missed.
+    expect = None
     try:
+        if vif_timeout > 0:
+            try:
+                expect = vif_events.EVENTS.expecting(lab.transport_url)
+            except RpcError as exc:
+                raise NeutrinoError(f"lab {lab.name}: cannot listen to its message bus: "
+                                    f"{exc}") from None
         net = api.network(network)
         body = {"network_id": net["id"], "name": name, "device_owner": "compute:nova",
                 "device_id": inst["id"], "binding:host_id": host, "admin_state_up": True}
@@ -193,7 +201,8 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
         ip.netns_add(inst["netns"])
         plug.plug(lab, host, port["id"], port["mac_address"], inst["mtu"], inst["id"],
                   inst["netns"])
-        if vif_timeout > 0 and not _wait_active(api, port["id"], vif_timeout):
+        if expect is not None and not expect.wait(port["id"], vif_timeout,
+                                                  lambda p: _port_active(api, p)):
             say(f"warning: port {port['id']} not ACTIVE after {vif_timeout:g} s; booting anyway")
         inst["pid"] = _start_dhcp_client(lab, inst)
         _save(lab, inst)
@@ -204,74 +213,15 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
             say(f"warning: clean-up after the failed create: {exc}")
         raise
     finally:
+        if expect is not None:
+            expect.close()
         api.close()
     return inst
 
 
-class _ActiveWatch:
-    """Nova's wait for network-vif-plugged, shared by the creates of this
-    process: one thread per lab asks the API for the status of every awaited
-    port in one list request, where each create polled its own port (20
-    creates at once sent the server ~400 requests a second, served beside the
-    agents' calls that make those ports ACTIVE). Every 50 ms: a request costs
-    the server ~3 ms of CPU, and at 20 ms the poller alone took ~30 % of the
-    server's CPU during 20 boots at once."""
-
-    INTERVAL = 0.05
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._waiting: dict[str, dict[str, threading.Event]] = {}   # endpoint -> port -> event
-        self._pollers: set[str] = set()
-
-    def wait(self, endpoint: str, port_id: str, timeout: float) -> bool:
-        ready = threading.Event()
-        with self._lock:
-            self._waiting.setdefault(endpoint, {})[port_id] = ready
-            if endpoint not in self._pollers:
-                self._pollers.add(endpoint)
-                threading.Thread(target=self._poll, args=(endpoint,), daemon=True,
-                                 name=f"vif-wait-{endpoint}").start()
-        try:
-            return ready.wait(timeout)
-        finally:
-            with self._lock:
-                ports = self._waiting.get(endpoint, {})
-                if ports.get(port_id) is ready:
-                    del ports[port_id]
-
-    def _poll(self, endpoint: str) -> None:
-        api = LabApi.for_endpoint(endpoint)
-        try:
-            while True:
-                with self._lock:
-                    ids = sorted(self._waiting.get(endpoint) or ())
-                    if not ids:
-                        self._pollers.discard(endpoint)
-                        self._waiting.pop(endpoint, None)
-                        return
-                try:
-                    query = urllib.parse.urlencode([("id", p) for p in ids]
-                                                   + [("fields", "id"), ("fields", "status")])
-                    found = (api._call("GET", f"/v2.0/ports?{query}") or {}).get("ports", [])
-                except (NeutrinoError, ValueError):
-                    found = []
-                with self._lock:
-                    ports = self._waiting.get(endpoint) or {}
-                    for port in found:
-                        if port.get("status") == "ACTIVE" and port.get("id") in ports:
-                            ports[port["id"]].set()
-                time.sleep(self.INTERVAL)
-        finally:
-            api.close()
-
-
-_active_watch = _ActiveWatch()
-
-
-def _wait_active(api: LabApi, port_id: str, timeout: float) -> bool:
-    """Nova's wait for network-vif-plugged: the agent turned the port ACTIVE."""
-    return _active_watch.wait(api.endpoint, port_id, timeout)
+def _port_active(api: LabApi, port_id: str) -> bool:
+    port = api.port(port_id)
+    return bool(port) and port.get("status") == "ACTIVE"
 
 
 def _start_dhcp_client(lab: Lab, inst: dict) -> int:

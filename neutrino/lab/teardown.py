@@ -15,7 +15,7 @@ import shutil
 import signal
 
 from neutrino.errors import NeutrinoError
-from neutrino.lab import services
+from neutrino.lab import services, vif_events
 from neutrino.lab.layout import LABS_DIR, Lab, lab_name_of_netns
 from neutrino.linux import ip, netns, proc
 
@@ -81,6 +81,7 @@ def kill_all(pids: set[int], grace: float = TERM_GRACE) -> None:
 
 def down(lab: Lab, say=lambda text: None) -> None:
     """Tear ``lab`` down completely; safe to repeat and after any crash."""
+    vif_events.EVENTS.stop(lab.transport_url)     # this process's listener on its bus
     # Agents first, while the transport and OVS are still there: they then
     # stop in a fraction of a second instead of retrying a vanished broker.
     agents = _recorded_pids(lab, lambda key: key.startswith("agent-"))

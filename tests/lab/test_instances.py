@@ -233,56 +233,6 @@ def test_create_many_in_parallel_and_clear_failures(dhcp_net):
         instances.create_many(lab, ["x1", "x1"], "private", host=NODE)
 
 
-def test_vif_wait_asks_once_for_every_awaited_port():
-    """Creates waiting at once share one poller: each request lists all the
-    awaited ports; a port turning ACTIVE wakes its waiter, the others time out."""
-    import http.server
-    import threading
-    import urllib.parse
-
-    from neutrino.lab.api import LabApi
-
-    active, asked = set(), []
-
-    class Ports(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            url = urllib.parse.urlsplit(self.path)
-            ids = urllib.parse.parse_qs(url.query).get("id", [])
-            asked.append(sorted(ids))
-            body = json.dumps({"ports": [{"id": p, "status": "ACTIVE" if p in active
-                                          else "DOWN"} for p in ids]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ports)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api = LabApi(f"http://127.0.0.1:{server.server_address[1]}")
-    try:
-        results = {}
-        waiters = [threading.Thread(target=lambda p=p, t=t: results.__setitem__(
-            p, instances._wait_active(api, p, t))) for p, t in (("a", 5), ("b", 0.5))]
-        for w in waiters:
-            w.start()
-        deadline = time.monotonic() + 5
-        while ["a", "b"] not in asked and time.monotonic() < deadline:
-            time.sleep(0.01)
-        active.add("a")
-        for w in waiters:
-            w.join()
-        assert results == {"a": True, "b": False}
-        assert ["a", "b"] in asked
-        assert all(ids for ids in asked)
-    finally:
-        api.close()
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_dhcp_client_script_is_written_once_by_creates_racing(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
     from neutrino.lab.layout import Lab

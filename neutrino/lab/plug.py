@@ -123,14 +123,20 @@ _port_adder = _PortAdder()
 
 def _node_devices(names: VifNames, ns: str, mtu: int, mac: str, instance_netns: str) -> None:
     """qbr, qvb/qvo and tap (its peer eth0 made in the instance with the
-    port's MAC), all up: one ``ip -batch`` (a fork, where a shell running
-    iproute2 took eight: 20 boots at once spent ~0.4 s of CPU on them), then
-    the sysctls and eth0 up from this process's namespace threads, without
+    port's MAC), all up but eth0: one ``ip -batch`` (a fork, where a shell
+    running iproute2 took eight: 20 boots at once spent ~0.4 s of CPU on
+    them), then the sysctls from this process's thread in the node, without
     a fork. IPv6 is off on the node's new devices from birth (the lab node's
     default, lab/node.py); it is written here again for each, with qbr's ARP
-    settings. Done by netlink here instead, a boot's dozen requests each
-    queued for this process's interpreter lock behind the other boots'
-    threads: 20 boots at once spent ~1 s each in the plug."""
+    settings. (Done by netlink in this process instead, a boot's dozen
+    requests each queued for its interpreter lock behind the other boots'
+    threads: 20 boots at once spent ~1 s each in the plug.)
+
+    eth0 comes up when the instance "boots", after Nova's wait for the port:
+    its DHCP client's first event. Up at plug time, its first IPv6 packets
+    met the port still in the dead VLAN, and the datapath's cached drop could
+    eat the DHCPDISCOVER sent right after the port turned ACTIVE (a 1 s
+    retry)."""
     mtu = int(mtu)
     try:
         ip.batch([
@@ -147,7 +153,6 @@ def _node_devices(names: VifNames, ns: str, mtu: int, mac: str, instance_netns: 
                        for dev in (names.qbr, names.qvb, names.qvo, names.tap)},
                     f"net/ipv4/conf/{names.qbr}/arp_ignore": 1,
                     f"net/ipv4/conf/{names.qbr}/arp_announce": 2}, netns=ns)
-        ip.set_up("eth0", netns=instance_netns)
     except NeutrinoError as exc:
         raise NeutrinoError(f"hybrid plug of {names.tap} in {ns}: {exc}") from None
 

@@ -4,8 +4,8 @@
 
 * `lab up` wall time for controller + 2 computes (fresh lab, several rounds);
 * instance create -> port ACTIVE, -> DHCP lease, -> first ping (to the DHCP
-  port, across VXLAN): p50/p99 over N instances created one after another and
-  N created at once;
+  port, across VXLAN): p50/p99 over N instances created one after another,
+  N created at once on a fresh lab, and N more at once beside the first N;
 * memory of the whole lab with the demo's instances running (sum of PSS, and
   of peak RSS, over every process of the lab);
 * TCP throughput vm1 -> vm2 across VXLAN beside a bare veth pair.
@@ -100,7 +100,7 @@ def boot_and_time(lab: Lab, name: str, network: str, host: str, target: str) -> 
 def report(kind: str, rows: list[dict]) -> None:
     for key, label in (("active", "port ACTIVE"), ("lease", "DHCP lease"), ("ping", "first ping")):
         values = [r[key] for r in rows]
-        print(f"  {kind:<12} create -> {label:<12} p50 {pct(values, .5) * 1000:6.0f} ms"
+        print(f"  {kind:<20} create -> {label:<12} p50 {pct(values, .5) * 1000:6.0f} ms"
               f"   p99 {pct(values, .99) * 1000:6.0f} ms   (n={len(values)})")
 
 
@@ -208,44 +208,65 @@ class Phases:
             for name, v in self.seconds.items() if v))
 
 
-def bench_instances(count: int, modes=("seq", "burst"), profile: bool = False) -> None:
+HOSTS = ("compute01", "compute02")
+DHCP_IP = "10.20.0.2"
+
+
+def bench_lab() -> tuple[Lab, str]:
+    """A fresh lab with network ``bench`` (10.20.0.0/22); returns it and the network id."""
     lab = new_lab()
-    try:
-        lifecycle.up(lab, computes=2, say=quiet)
-        api = LabApi.for_lab(lab)
-        net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
-        api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
-                                                       "cidr": "10.20.0.0/22", "ip_version": 4}})
-        dhcp_ip = "10.20.0.2"
-        hosts = ("compute01", "compute02")
-        print(f"instance boot timings, {count} instances each way (ping target: the DHCP port"
-              f" on the controller, across VXLAN):")
-        print(f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        if "seq" in modes:
-            seq = [boot_and_time(lab, f"s{i}", net["id"], hosts[i % 2], dhcp_ip)
+    lifecycle.up(lab, computes=2, say=quiet)
+    api = LabApi.for_lab(lab)
+    net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
+    api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
+                                                   "cidr": "10.20.0.0/22", "ip_version": 4}})
+    api.close()
+    return lab, net["id"]
+
+
+def burst(lab: Lab, network: str, count: int, prefix: str, label: str, profile: bool) -> None:
+    """``count`` creates at once, each timed from its own create call."""
+    pids = teardown.lab_pids(lab) | {os.getpid()}
+    since = time.strftime("%Y-%m-%d %H:%M:%S")
+    phases = Phases()
+    cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
+    with ThreadPoolExecutor(max_workers=count) as pool, phases if profile else nothing():
+        par = list(pool.map(lambda i: boot_and_time(lab, f"{prefix}{i}", network, HOSTS[i % 2],
+                                                    DHCP_IP), range(count)))
+    wall, busy = time.monotonic() - t0, busy_seconds() - busy0
+    report(label, par)
+    if profile:
+        phases.report()
+        cpu_report(cpu0, cpu_seconds(pids), busy, wall)
+        for host in HOSTS:
+            print(f"  {host}: slowest OVS agent passes of the burst:")
+            for line in slowest_passes(lab, host, since):
+                print(f"    {line}")
+
+
+def bench_instances(count: int, modes=("seq", "burst"), profile: bool = False) -> None:
+    """One by one on a fresh lab, then at once beside those; and at once on a
+    fresh lab of its own (each measured from its own create call)."""
+    print(f"instance boot timings, {count} instances each way (ping target: the DHCP port"
+          f" on the controller, across VXLAN):")
+    print(f"  load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if "burst" in modes:
+        lab, network = bench_lab()
+        try:
+            burst(lab, network, count, "p", "all at once", profile)
+        finally:
+            teardown.down(lab)
+    if "seq" in modes:
+        lab, network = bench_lab()
+        try:
+            seq = [boot_and_time(lab, f"s{i}", network, HOSTS[i % 2], DHCP_IP)
                    for i in range(count)]
             report("one by one", seq)
-        if "burst" in modes:
-            pids = teardown.lab_pids(lab) | {os.getpid()}
-            since = time.strftime("%Y-%m-%d %H:%M:%S")
-            phases = Phases()
-            cpu0, busy0, t0 = cpu_seconds(pids), busy_seconds(), time.monotonic()
-            with ThreadPoolExecutor(max_workers=count) as pool, phases if profile else nothing():
-                par = list(pool.map(lambda i: boot_and_time(lab, f"p{i}", net["id"], hosts[i % 2],
-                                                            dhcp_ip), range(count)))
-            wall, busy = time.monotonic() - t0, busy_seconds() - busy0
-            report("all at once", par)
-            if profile:
-                phases.report()
-                cpu_report(cpu0, cpu_seconds(pids), busy, wall)
-                for host in hosts:
-                    print(f"  {host}: slowest OVS agent passes of the burst:")
-                    for line in slowest_passes(lab, host, since):
-                        print(f"    {line}")
-        print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        api.close()
-    finally:
-        teardown.down(lab)
+            if "burst" in modes:
+                burst(lab, network, count, "q", f"at once, {count} running", profile)
+        finally:
+            teardown.down(lab)
+    print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def memory_of(pids: set[int]) -> tuple[float, float, int]:

@@ -20,7 +20,6 @@ from neutrino.lab import lifecycle, plug, vif_events
 from neutrino.lab.api import LabApi
 from neutrino.lab.layout import Lab, check_instance_name
 from neutrino.linux import ip, netns, proc
-from neutrino.rpc.errors import RpcError
 
 UDHCPC_SCRIPT = r"""#!/bin/sh
 # udhcpc event script (written by neutrino): address, default route and MTU
@@ -181,11 +180,7 @@ def create(lab: Lab, name: str, network: str, host: str | None = None,
     expect = None
     try:
         if vif_timeout > 0:
-            try:
-                expect = vif_events.EVENTS.expecting(lab.transport_url)
-            except RpcError as exc:
-                raise NeutrinoError(f"lab {lab.name}: cannot listen to its message bus: "
-                                    f"{exc}") from None
+            expect = vif_events.EVENTS.expecting(lab.transport_url)
         net = api.network(network)
         body = {"network_id": net["id"], "name": name, "device_owner": "compute:nova",
                 "device_id": inst["id"], "binding:host_id": host, "admin_state_up": True}

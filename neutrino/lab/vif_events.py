@@ -8,8 +8,10 @@ it creates its port, so none can be missed, then waits for its port's.
 One listener per lab serves every boot of this process (20 boots at once
 used to poll the API every 50 ms, a fifth of the server's CPU during the
 burst); it stops a while after the last boot. The API is asked after a gap in
-the notifications and, as a safety net, when a wait lasts ``RECHECK`` seconds
-(a server that does not send the event still works, slowly).
+the notifications, once by a boot that began before the listener was
+subscribed and, as a safety net, when a wait lasts ``RECHECK`` seconds (a
+server that does not send the event, or a bus the lab cannot listen to, still
+works, slowly).
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ class _Lab:
         self.waiters: dict[str, threading.Event] = {}  # port id -> woken on news
         self.listener: NotificationListener | None = None
         self.stopper: threading.Timer | None = None
+        self.ready = threading.Event()     # subscribed, or failed (then ``error``)
+        self.error: Exception | None = None
 
 
 class VifEvents:
@@ -48,8 +52,10 @@ class VifEvents:
         self._labs: dict[str, _Lab] = {}
 
     def expecting(self, url: str) -> "Expectation":
-        """Listen to ``url``'s bus (subscribed when this returns) until the
-        expectation is closed."""
+        """Listen to ``url``'s bus until the expectation is closed. Returns at
+        once: the listener subscribes meanwhile (20 boots at once waited
+        0.3 s for it before creating their ports); a boot that began before
+        it was subscribed asks the API once when it waits."""
         with self._lock:
             lab = self._labs.get(url)
             if lab is None:
@@ -60,13 +66,19 @@ class VifEvents:
                 lab.stopper = None
             if lab.listener is None:
                 lab.listener = self._factory(url, [TOPIC], self._callback(lab))
-                try:
-                    lab.listener.start()
-                except Exception:
-                    lab.listener = None
-                    lab.users -= 1
-                    raise
-        return Expectation(self, lab)
+                threading.Thread(target=self._subscribe, args=(lab, lab.listener),
+                                 name="vif-events-subscribe", daemon=True).start()
+            fresh = not lab.ready.is_set()
+        return Expectation(self, lab, fresh)
+
+    @staticmethod
+    def _subscribe(lab: _Lab, listener) -> None:
+        try:
+            listener.start()
+        except Exception as exc:           # the boots fall back to asking the API
+            LOG.warning("cannot listen to %s: %s", lab.url, exc)
+            lab.error = exc
+        lab.ready.set()
 
     def _callback(self, lab: _Lab):
         def on_event(_topic: str, event: str, payload: dict, meta: dict) -> None:
@@ -104,6 +116,7 @@ class VifEvents:
             listener, lab.listener = lab.listener, None
             lab.plugged.clear()
             self._labs.pop(lab.url, None)
+        lab.ready.wait(10)              # a subscription under way ends first
         listener.stop()
 
     def stop(self, url: str) -> None:
@@ -117,9 +130,10 @@ class VifEvents:
 class Expectation:
     """One boot's interest in its lab's vif events (a context manager)."""
 
-    def __init__(self, events: VifEvents, lab: _Lab):
+    def __init__(self, events: VifEvents, lab: _Lab, fresh: bool = False):
         self._events = events
         self._lab = lab
+        self._fresh = fresh        # begun before the listener was subscribed
         self._closed = False
 
     def __enter__(self) -> "Expectation":
@@ -137,13 +151,16 @@ class Expectation:
         """True once ``port_id`` was plugged (by event, or ``is_active`` asked
         after a gap or ``RECHECK`` seconds); False after ``timeout``."""
         lab, lock = self._lab, self._events._lock
+        deadline = time.monotonic() + timeout
+        lab.ready.wait(timeout)
         woken = threading.Event()
         with lock:
             if port_id in lab.plugged:
                 return True
             lab.waiters[port_id] = woken
-        deadline = time.monotonic() + timeout
         try:
+            if (self._fresh or lab.error is not None) and _asked(is_active, port_id):
+                return True
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -135,3 +135,45 @@ def test_stop_ends_the_listener_at_once_even_while_a_boot_waits(bus, monkeypatch
         events.stop(url)
         assert listener._consumer is None and url not in events._labs
     events.stop(url)                                   # nothing left: no error
+
+
+def test_a_boot_begun_before_the_listener_was_up_asks_the_api_once(monkeypatch):
+    monkeypatch.setattr(vif_events, "RECHECK", 30)
+    gate = threading.Event()
+
+    class Slow:
+        def __init__(self, url, topics, callback):
+            pass
+
+        def start(self):
+            assert gate.wait(5)
+            return self
+
+        def stop(self):
+            pass
+    events = vif_events.VifEvents(Slow)
+    asked = []
+    with events.expecting("memory://slow") as early:
+        gate.set()
+        assert early.wait("p", 5, lambda p: asked.append(p) or True)
+        assert asked == ["p"]
+        with events.expecting("memory://slow") as late:
+            assert not late.wait("q", 0.2, lambda p: asked.append(p) and False)
+    assert asked == ["p", "q"]          # "q": only the last look at its deadline, none first
+
+
+def test_a_bus_that_cannot_be_listened_to_leaves_the_api(monkeypatch):
+    monkeypatch.setattr(vif_events, "RECHECK", 0.05)
+
+    class Broken:
+        def __init__(self, url, topics, callback):
+            pass
+
+        def start(self):
+            raise RuntimeError("no broker")
+
+        def stop(self):
+            pass
+    answers = iter([False, False, True])
+    with vif_events.VifEvents(Broken).expecting("memory://none") as expectation:
+        assert expectation.wait("p", 5, lambda p: next(answers))

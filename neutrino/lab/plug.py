@@ -49,7 +49,7 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
     names = VifNames.for_port(port_id)
     try:
         _node_devices(names, ns, mtu, mac, instance_netns)
-        ip.tx_offload_off("eth0", netns=instance_netns)
+        _instance_side(instance_netns)
         try:
             _port_adder.add(rundir, [
                 "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
@@ -130,13 +130,7 @@ def _node_devices(names: VifNames, ns: str, mtu: int, mac: str, instance_netns: 
     default, lab/node.py); it is written here again for each, with qbr's ARP
     settings. (Done by netlink in this process instead, a boot's dozen
     requests each queued for its interpreter lock behind the other boots'
-    threads: 20 boots at once spent ~1 s each in the plug.)
-
-    eth0 comes up when the instance "boots", after Nova's wait for the port:
-    its DHCP client's first event. Up at plug time, its first IPv6 packets
-    met the port still in the dead VLAN, and the datapath's cached drop could
-    eat the DHCPDISCOVER sent right after the port turned ACTIVE (a 1 s
-    retry)."""
+    threads: 20 boots at once spent ~1 s each in the plug.)"""
     mtu = int(mtu)
     try:
         ip.batch([
@@ -155,6 +149,21 @@ def _node_devices(names: VifNames, ns: str, mtu: int, mac: str, instance_netns: 
                     f"net/ipv4/conf/{names.qbr}/arp_announce": 2}, netns=ns)
     except NeutrinoError as exc:
         raise NeutrinoError(f"hybrid plug of {names.tap} in {ns}: {exc}") from None
+
+
+def _instance_side(instance_netns: str) -> None:
+    """eth0 as libvirt leaves the guest's NIC: tx checksum offload off, up,
+    from this process's thread in the instance (no fork). Its IPv6 is off:
+    with a link-local address its first packets (duplicate address
+    detection, router solicitation) met the port while it was still in the
+    dead VLAN, and the datapath's cached drop could then eat the DHCPDISCOVER
+    sent right after the port turned ACTIVE (the first boot on a new network
+    waited a 1 s retry). Up only when the DHCP client starts, its carrier
+    reached qbr after the DHCP exchange had begun (the kernel handles carrier
+    changes late in a burst) and qbr dropped the first packets."""
+    ip.tx_offload_off("eth0", netns=instance_netns)
+    ip.sysctls({"net/ipv6/conf/eth0/disable_ipv6": 1}, netns=instance_netns)
+    ip.set_up("eth0", netns=instance_netns)
 
 
 def unplug(lab: Lab, node: str, port_id: str) -> None:

@@ -538,6 +538,17 @@ def batch(commands: list[str], netns: str | None = None) -> None:
         raise NeutrinoError(f"ip {failed}{_where(netns)}: {reason}") from None
 
 
+@_locked
+def set_up(name: str, netns: str | None = None) -> None:
+    """Bring ``name`` up with one ioctl from the namespace's thread (no
+    netlink socket: an instance's namespace never needs one)."""
+    _check_ifname(name)
+    try:
+        _set_up(name)
+    except OSError as exc:
+        raise NeutrinoError(f"link set {name} up{_where(netns)}: {exc.strerror}") from None
+
+
 def _set_up(name: str) -> None:
     """Bring ``name`` up with an ioctl in the calling thread's namespace."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

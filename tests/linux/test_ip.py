@@ -131,3 +131,14 @@ def test_a_batch_runs_in_its_namespace_and_names_the_line_that_failed(two_ns):
                  netns=a)
     assert str(err.value).startswith(f"ip link add nt-b0 type bridge in netns {a}: ")
     assert "UP" in proc.run(["ip", "-o", "link", "show", "nt-v0"], netns=a).out  # stopped there
+
+
+@pytest.mark.dataplane
+def test_set_up_brings_a_device_up_in_its_namespace(two_ns):
+    a, b = two_ns
+    ip.veth_add("nt-u", "nt-w", netns=a)
+    ip.set_up("nt-u", netns=a)
+    flags = proc.run(["ip", "-o", "link", "show", "nt-u"], netns=a).out.split("<")[1].split(">")[0]
+    assert "UP" in flags.split(",")
+    with pytest.raises(NeutrinoError, match="nt-u"):
+        ip.set_up("nt-u", netns=b)

@@ -212,15 +212,20 @@ HOSTS = ("compute01", "compute02")
 DHCP_IP = "10.20.0.2"
 
 
-def bench_lab() -> tuple[Lab, str]:
-    """A fresh lab with network ``bench`` (10.20.0.0/22); returns it and the network id."""
+def bench_lab(name: str = "bench", cidr: str = "10.20.0.0/22") -> tuple[Lab, str]:
+    """A fresh lab with network ``name`` (subnet ``cidr``); returns it and the
+    network id. The caller takes the lab down."""
     lab = new_lab()
-    lifecycle.up(lab, computes=2, say=quiet)
-    api = LabApi.for_lab(lab)
-    net = api._call("POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
-    api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
-                                                   "cidr": "10.20.0.0/22", "ip_version": 4}})
-    api.close()
+    try:
+        lifecycle.up(lab, computes=2, say=quiet)
+        api = LabApi.for_lab(lab)
+        net = api._call("POST", "/v2.0/networks", {"network": {"name": name}})["network"]
+        api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": cidr,
+                                                       "ip_version": 4}})
+        api.close()
+    except BaseException:
+        teardown.down(lab)
+        raise
     return lab, net["id"]
 
 
@@ -302,14 +307,8 @@ def iperf(client_ns: str, server_ns: str, address: str) -> float:
 
 
 def bench_memory_and_throughput() -> None:
-    lab = new_lab()
+    lab, _ = bench_lab("private", "10.11.11.0/24")
     try:
-        lifecycle.up(lab, computes=2, say=quiet)
-        api = LabApi.for_lab(lab)
-        net = api._call("POST", "/v2.0/networks", {"network": {"name": "private"}})["network"]
-        api._call("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"],
-                                                       "cidr": "10.11.11.0/24", "ip_version": 4}})
-        api.close()
         for name, host in (("vm1", "compute01"), ("vm2", "compute02"), ("vm3", "compute01")):
             instances.create(lab, name, "private", host=host, say=quiet)
         for name in ("vm1", "vm2", "vm3"):

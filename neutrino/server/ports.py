@@ -82,11 +82,18 @@ def port_records(conn, query, ids=None) -> dict[str, PortRecord]:
         ids = query.with_only_columns(_PORTS.c.id).scalar_subquery()
     else:
         ids = list(found)
-    for port_id, subnet_id, address in conn.execute(
-            _FIXED_IPS.where(_ALLOCS.c.port_id.in_(ids))):
-        if port_id in found:    # else made since the first query (SQLite reads have no snapshot)
+    return _with_details(found, conn.execute(_FIXED_IPS.where(_ALLOCS.c.port_id.in_(ids))),
+                         conn.execute(_GROUPS.where(_BINDINGS.c.port_id.in_(ids))))
+
+
+def _with_details(found: dict[str, PortRecord], fixed_ips, groups) -> dict[str, PortRecord]:
+    """Fill the records' fixed IPs and group ids from (port, subnet, address)
+    and (port, group) rows; rows of ports made since the ports were read
+    (SQLite reads have no snapshot) are left out."""
+    for port_id, subnet_id, address in fixed_ips:
+        if port_id in found:
             found[port_id][1].append({"subnet_id": subnet_id, "ip_address": address})
-    for port_id, sg_id in conn.execute(_GROUPS.where(_BINDINGS.c.port_id.in_(ids))):
+    for port_id, sg_id in groups:
         if port_id in found:
             found[port_id][2].append(sg_id)
     return found
@@ -99,14 +106,9 @@ def records_by_id(conn, port_ids: list[str]) -> dict[str, PortRecord]:
     ports, fixed_ips, groups = _BY_IDS
     ids = {"ids": port_ids}
     found = {r.id: (r, [], []) for r in map(PortRow._make, conn.execute(ports, ids))}
-    if found:
-        for port_id, subnet_id, address in conn.execute(fixed_ips, ids):
-            if port_id in found:
-                found[port_id][1].append({"subnet_id": subnet_id, "ip_address": address})
-        for port_id, sg_id in conn.execute(groups, ids):
-            if port_id in found:
-                found[port_id][2].append(sg_id)
-    return found
+    if not found:
+        return found
+    return _with_details(found, conn.execute(fixed_ips, ids), conn.execute(groups, ids))
 
 
 def lock_ports(conn, port_ids: list[str]) -> None:

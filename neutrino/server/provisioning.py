@@ -20,11 +20,11 @@ from sqlalchemy import bindparam, func, select
 
 from neutrino.db.models import Agent, ProvisioningBlock
 from neutrino.server import binding
+from neutrino.server.agents import DHCP_AGENT_TYPE
+from neutrino.server.dhcp import DHCP_OWNER
 
 DHCP_ENTITY = "DHCP"
 L2_ENTITY = "L2"
-DHCP_OWNER = "network:dhcp"
-DHCP_AGENT_TYPE = "DHCP agent"
 
 Blocks = dict[str, set[str]]
 """port id -> entities blocking it (ports without blocks are left out)."""

@@ -105,17 +105,8 @@ def port_dict(port: Port, fixed_ips: list[dict] | None = None,
                      for a in port.fixed_ips]
     if security_groups is None:
         security_groups = [b.security_group_id for b in port.security_group_bindings]
-    project_id = port.project_id
     return {
-        "id": port.id,
-        "name": port.name,
-        "description": port.description,
-        "project_id": project_id,
-        "tenant_id": project_id,
-        "tags": list(loads(port.tags) or []),
-        "created_at": timestamp(port.created_at),
-        "updated_at": timestamp(port.updated_at),
-        "revision_number": port.revision_number,
+        **standard_attrs(port),
         "network_id": port.network_id,
         "mac_address": port.mac_address,
         "admin_state_up": port.admin_state_up,

@@ -103,10 +103,6 @@ def _host_lines(entries) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def addn_hosts_file(network: dict, subnet_ids: set[str]) -> str:
-    return _addn_lines(_host_entries(network, subnet_ids))
-
-
 def _addn_lines(entries) -> str:
     return "".join(f"{ip}\t{name}.{DOMAIN} {name}\n" for _, ip, name in entries)
 

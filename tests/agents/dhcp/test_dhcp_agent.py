@@ -208,6 +208,14 @@ def host_file(driver, net):
     return driver.applied[net["id"]].files["host"]
 
 
+def handled(server, notifier, driver, net, i):
+    """Wait until a new port's create is served: the agent's loop has handled
+    every event sent before it."""
+    marker = vm_port(net, i)
+    create(server, notifier, net, marker)
+    driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+
+
 def fetches(server):
     return [c for c in server.calls if c[0] in ("info", "active")]
 
@@ -242,9 +250,7 @@ def test_older_port_revision_is_ignored(setup):
     driver.wait_for(lambda: port["mac_address"] in host_file(driver, net))
     older = dict(port, revision_number=2, mac_address="fa:16:3e:99:99:99")
     notifier.notify("dhcp_agent", "port_update_end", {"network_id": net["id"], "port": older})
-    marker = vm_port(net, 2)
-    create(server, notifier, net, marker)
-    driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+    handled(server, notifier, driver, net, 2)
     assert port["mac_address"] in host_file(driver, net)
     assert older["mac_address"] not in host_file(driver, net)
     newer = dict(port, revision_number=4, mac_address="fa:16:3e:99:99:98")
@@ -267,9 +273,7 @@ def test_late_update_of_a_deleted_port_stays_deleted(setup):
     driver.wait_for(lambda: port["mac_address"] not in host_file(driver, net))
     late = dict(port, revision_number=1, status="ACTIVE")
     notifier.notify("dhcp_agent", "port_update_end", {"network_id": net["id"], "port": late})
-    marker = vm_port(net, 2)
-    create(server, notifier, net, marker)
-    driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+    handled(server, notifier, driver, net, 2)
     assert port["mac_address"] not in host_file(driver, net)
     assert not any(c[0] == "info" for c in server.calls)
 
@@ -336,9 +340,7 @@ def test_gap_refetches_everything_and_the_cache_follows(setup):
         assert sum(1 for c in server.calls if c[0] == "active") == 2
         driver.wait_for(lambda: missed["mac_address"] in host_file(driver, net)
                         and port["mac_address"] in host_file(driver, net))
-        marker = vm_port(net, 3)
-        create(server, other, net, marker)
-        driver.wait_for(lambda: marker["mac_address"] in host_file(driver, net))
+        handled(server, other, driver, net, 3)
         assert missed["mac_address"] in host_file(driver, net)
     finally:
         other.close()

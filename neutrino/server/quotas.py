@@ -32,14 +32,19 @@ MODELS = {"network": Network, "subnet": Subnet, "port": Port, "router": Router,
 
 
 @functools.cache
+def _usage(model: type):
+    """The count of a project's (bound as ``project``) ``model`` rows, built once per model."""
+    return select(func.count()).select_from(model).where(model.project_id == bindparam("project"))
+
+
+@functools.cache
 def _limit_and_usage(model: type):
     """(the project's own limit or None, its count of ``model`` rows), built once per model."""
-    project, resource = bindparam("project"), bindparam("resource")
     return select(
-        select(QuotaLimit.limit).where(QuotaLimit.project_id == project,
-                                       QuotaLimit.resource == resource).scalar_subquery(),
-        select(func.count()).select_from(model).where(model.project_id == project)
-        .scalar_subquery())
+        select(QuotaLimit.limit).where(QuotaLimit.project_id == bindparam("project"),
+                                       QuotaLimit.resource == bindparam("resource"))
+        .scalar_subquery(),
+        _usage(model).scalar_subquery())
 
 
 class OverQuota(exc.Conflict):
@@ -87,8 +92,7 @@ class Quotas:
             if limit == UNLIMITED:
                 return
             self._lock(session, project_id, resource)
-            used = session.scalar(select(func.count()).select_from(model)
-                                  .where(model.project_id == project_id))
+            used = session.scalar(_usage(model), {"project": project_id})
         if limit != UNLIMITED and used > limit:
             raise OverQuota(overs=resource)
 
@@ -161,8 +165,7 @@ class Quotas:
         model = self.models.get(resource)
         if model is None:
             return 0
-        return session.scalar(select(func.count()).select_from(model)
-                              .where(model.project_id == project_id))
+        return session.scalar(_usage(model), {"project": project_id})
 
     def get_details(self, project_id: str) -> dict:
         limits = self.get_limits(project_id)

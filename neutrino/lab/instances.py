@@ -29,9 +29,12 @@ UDHCPC_SCRIPT = r"""#!/bin/sh
 # -force goes on past a failing line, as separate commands did.
 # The lease file is written by one printf (a reader that catches it half
 # written sees no valid JSON, so no lease yet) and emptied on deconfig.
+# The deconfig of a client's start on a new instance has nothing to undo (no
+# lease file yet; eth0 was brought up at plug time): no `ip` then.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 case "$1" in
   deconfig)
+    [ -e "$NEUTRINO_LEASE_FILE" ] || exit 0
     : > "$NEUTRINO_LEASE_FILE"
     printf 'addr flush dev %s\nlink set %s up\n' "$interface" "$interface" | ip -4 -b -
     ;;

@@ -71,6 +71,14 @@ class VifEvents:
             fresh = not lab.ready.is_set()
         return Expectation(self, lab, fresh)
 
+    def listening(self, url: str, timeout: float = 10) -> "Expectation":
+        """Listen to ``url``'s bus from now until the result is closed, as a
+        running nova-compute does: returns once subscribed (or after
+        ``timeout``), so boots made meanwhile find the listener up."""
+        held = self.expecting(url)
+        held._lab.ready.wait(timeout)
+        return held
+
     @staticmethod
     def _subscribe(lab: _Lab, listener) -> None:
         try:

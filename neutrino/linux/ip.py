@@ -505,6 +505,12 @@ def _write_sysctls(values: dict, netns: str) -> None:
             raise NeutrinoError(f"sysctl {key}={value}{_where(netns)}: {exc.strerror}") from None
 
 
+def socket_in(netns: str | None, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket made in ``netns`` (by its thread): it stays in that namespace
+    whichever thread uses it, so a caller talks from inside without a fork."""
+    return _worker(netns).call(socket.socket, family, kind, proto)
+
+
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1

@@ -126,6 +126,25 @@ def test_one_listener_per_lab_stopped_a_while_after_the_last_boot(bus, monkeypat
         assert len(made) == 2
 
 
+def test_a_listening_service_keeps_the_listener_up_for_later_boots(bus, monkeypatch):
+    url, notifier = bus
+    monkeypatch.setattr(vif_events, "LINGER", 0.05)
+    monkeypatch.setattr(vif_events, "RECHECK", 30)
+    asked = []
+    events = vif_events.VifEvents()
+    with events.listening(url):
+        assert events._labs[url].ready.is_set()
+        listener = events._labs[url].listener
+        with events.expecting(url) as boot:
+            pass
+        time.sleep(0.2)                                # past the linger of that boot
+        assert events._labs[url].listener is listener
+        with events.expecting(url) as boot:
+            notifier.notify(vif_events.TOPIC, vif_events.PLUGGED, plugged("c"))
+            assert boot.wait("c", 5, lambda p: asked.append(p) or False)
+    assert asked == []                                 # subscribed before: the event sufficed
+
+
 def test_stop_ends_the_listener_at_once_even_while_a_boot_waits(bus, monkeypatch):
     url, _ = bus
     monkeypatch.setattr(vif_events, "LINGER", 60)

@@ -1,4 +1,5 @@
 import secrets
+import socket
 
 import pytest
 
@@ -142,3 +143,15 @@ def test_set_up_brings_a_device_up_in_its_namespace(two_ns):
     assert "UP" in flags.split(",")
     with pytest.raises(NeutrinoError, match="nt-u"):
         ip.set_up("nt-u", netns=b)
+
+
+@pytest.mark.dataplane
+def test_a_socket_made_in_a_namespace_stays_there(two_ns):
+    a, b = two_ns
+    ip.veth_add("nt-s", "nt-t", netns=a)
+    ip.addr_add("nt-s", "10.254.7.1/24", netns=a)
+    with ip.socket_in(a, socket.AF_INET, socket.SOCK_DGRAM) as inside:
+        inside.bind(("10.254.7.1", 0))              # the address exists in a only
+    with ip.socket_in(b, socket.AF_INET, socket.SOCK_DGRAM) as other:
+        with pytest.raises(OSError):
+            other.bind(("10.254.7.1", 0))

@@ -7,6 +7,12 @@ members, small changes (at most ``SWAP_THRESHOLD``) are applied with add/del,
 bigger ones by filling a ``<name>-n`` set and swapping it in, so a rule that
 matches the set never sees it half-filled. ``hash:net`` cannot hold a /0, so
 it is stored as two /1s, as Neutron does.
+
+Like Neutron's IpsetManager, the manager remembers the sets it made true
+(name -> family and members, as ``ipset save`` would print them) and plans
+against that memory instead of listing the sets on every update. It reads
+``ipset save`` on first use, when asked to ``verify`` and after any failure
+(the memory is dropped).
 """
 from __future__ import annotations
 
@@ -76,18 +82,70 @@ def parse_save(text: str) -> dict[str, IpSet]:
     return sets
 
 
+def replay(sets: dict[str, IpSet], lines: list[str]) -> dict[str, IpSet] | None:
+    """``sets`` changed in place as ``ipset restore -exist`` of ``lines`` (a
+    batch the kernel accepted) changed the kernel; None for a line whose
+    effect cannot be told exactly."""
+    for line in lines:
+        words = line.split()
+        if len(words) < 2:
+            return None
+        op, name, args = words[0], words[1], words[2:]
+        if op == "create":
+            if "family" not in args or args.index("family") + 1 >= len(args):
+                return None
+            family = args[args.index("family") + 1]
+            if name in sets and sets[name].family != family:
+                return None
+            sets.setdefault(name, IpSet(family))
+        elif name not in sets:
+            return None
+        elif op == "add" and len(args) == 1:
+            sets[name].members |= canonical_members(args)
+        elif op == "del" and len(args) == 1:
+            sets[name].members -= canonical_members(args)
+        elif op == "flush" and not args:
+            sets[name].members = set()
+        elif op == "swap" and len(args) == 1 and args[0] in sets:
+            sets[name], sets[args[0]] = sets[args[0]], sets[name]
+        elif op == "destroy" and not args:
+            del sets[name]
+        else:
+            return None
+    return sets
+
+
 class IpsetManager:
     """Keeps the ipsets of one network namespace (None = the current one)."""
 
     def __init__(self, netns: str | None = None, runner: Runner | None = None):
         self.netns = netns
         self._runner = runner or self._run
+        self._known: dict[str, IpSet] | None = None  # the sets as ipset save prints them
 
     def _run(self, cmd: list, input: str | None) -> str:
         return proc.run(cmd, netns=self.netns, input=input).out
 
     def list_sets(self) -> dict[str, IpSet]:
-        return parse_save(self._runner(["ipset", "save"], None))
+        """The kernel's sets, read with ``ipset save`` (the memory is renewed)."""
+        self._known = None
+        sets = parse_save(self._runner(["ipset", "save"], None))
+        self._known = {name: IpSet(s.family, set(s.members)) for name, s in sets.items()}
+        return sets
+
+    def sets(self, verify: bool = False) -> dict[str, IpSet]:
+        """The sets as last made true (read from the kernel when unknown or
+        with ``verify``); do not change the answer."""
+        if verify or self._known is None:
+            self.list_sets()
+        return self._known
+
+    def remembered(self) -> dict[str, IpSet] | None:
+        return self._known
+
+    def forget(self) -> None:
+        """Drop the memory: the next apply reads the kernel."""
+        self._known = None
 
     def plan(self, desired: dict[str, IpSet], current: dict[str, IpSet]) -> list[str]:
         """The ``ipset restore`` lines that make ``desired`` sets real."""
@@ -115,9 +173,11 @@ class IpsetManager:
                 lines += [f"swap {swap} {name}", f"destroy {swap}"]
         return lines
 
-    def apply(self, desired: dict[str, IpSet]) -> list[str]:
-        """Create or update ``desired`` sets in one batch; returns the batch."""
-        lines = self.plan(desired, self.list_sets())
+    def apply(self, desired: dict[str, IpSet], verify: bool = False) -> list[str]:
+        """Create or update ``desired`` sets in one batch; returns the batch.
+
+        Planned against the memory (see :meth:`sets`)."""
+        lines = self.plan(desired, self.sets(verify))
         if lines:
             self.restore(lines)
         return lines
@@ -133,4 +193,8 @@ class IpsetManager:
         return lines
 
     def restore(self, lines: list[str]) -> None:
+        """One ``ipset restore -exist`` batch; the memory follows it."""
+        known, self._known = self._known, None  # unknown until the batch landed
         self._runner(["ipset", "restore", "-exist"], "\n".join(lines) + "\n")
+        if known is not None:
+            self._known = replay(known, lines)

@@ -18,9 +18,21 @@ Rules are written in ``iptables-save`` canonical form (comment just before
 difference tolerated is that iptables 1.8 prints MAC addresses in lower case
 while Neutron writes them upper case; :func:`rule_key` folds that (and
 quoting) away.
+
+A manager made with ``remember=True`` keeps, per family, what iptables-save
+would print after its last restore (:func:`replay` plays the restore lines on
+the parsed tables) and plans the next apply against that, as Neutron's
+managers avoid re-reading the kernel: no iptables-save per update. It reads
+the kernel on first use, with ``verify``, after any failure, and where the
+effect of a batch cannot be told exactly; a batch planned from memory that
+the kernel refuses (someone changed our chains) is planned again from a fresh
+iptables-save. Rules others add to shared chains meanwhile are not in the
+memory, which is harmless: our commands there are position-free (``-D`` by
+rule, ``-I 1``, ``-A``), and the next verify reads them in.
 """
 from __future__ import annotations
 
+import bisect
 import difflib
 import logging
 import re
@@ -284,6 +296,96 @@ def parse_save(text: str) -> dict[str, SavedTable]:
     return tables
 
 
+_QUOTED_WORD_COMMENT = re.compile(r'(--comment) "([A-Za-z0-9_]+)"')
+
+
+@lru_cache(maxsize=65536)
+def saved_form(rule: str) -> str:
+    """``rule`` (in our canonical form) as iptables-save prints it back: MAC
+    addresses in lower case, a comment of letters, digits and ``_`` only
+    without quotes (iptables 1.8 quotes every other comment)."""
+    if "--mac-source" in rule:
+        rule = _MAC.sub(lambda m: f"{m.group(1)} {m.group(2).lower()}", rule)
+    if '--comment "' in rule:
+        rule = _QUOTED_WORD_COMMENT.sub(r"\1 \2", rule)
+    return rule
+
+
+def replay(tables: dict[str, SavedTable], lines: list[str]) -> dict[str, SavedTable] | None:
+    """``tables`` (a parsed iptables-save) changed in place as ``iptables-restore
+    -n`` of ``lines`` changed the kernel, as iptables-save would print it now.
+
+    Only for a batch the kernel accepted. Returns None when the effect cannot
+    be told exactly (a form :meth:`IptablesManager.plan_against` never writes,
+    a rule or position the tables do not have): the caller re-reads instead.
+    A new table comes with all its builtin chains and user chains are kept in
+    byte order after the builtins, as iptables-save (legacy and nf_tables) lists them.
+    """
+    table: SavedTable | None = None
+    builtins: tuple[str, ...] = ()
+    for line in lines:
+        if line.startswith("*"):
+            builtins = BUILTIN_CHAINS.get(line[1:], ())
+            if not builtins:
+                return None
+            table = tables.get(line[1:])
+            if table is None:
+                table = tables[line[1:]] = SavedTable(list(builtins),
+                                                      {c: [] for c in builtins})
+            elif any(c not in table.rules for c in builtins):
+                return None
+        elif line == "COMMIT":
+            table = None
+        elif table is None:
+            return None
+        elif line.startswith(":"):
+            words = line[1:].split()
+            chain = words[0]
+            if len(words) < 2 or words[1] != "-" or chain in builtins:
+                return None
+            if chain not in table.rules:
+                first_user = next((i for i, c in enumerate(table.chains)
+                                   if c not in builtins), len(table.chains))
+                bisect.insort(table.chains, chain, lo=first_user)
+            table.rules[chain] = []  # restore -n flushes a chain it declares
+        elif not _replay_rule(table, line):
+            return None
+    return tables
+
+
+def _replay_rule(table: SavedTable, line: str) -> bool:
+    op, chain, *rest = line.split(" ", 2)
+    rules = table.rules.get(chain)
+    if rules is None:
+        return False
+    arg = rest[0] if rest else ""
+    if op == "-A" and arg:
+        rules.append(saved_form(arg))
+    elif op == "-I":
+        pos, _, rule = arg.partition(" ")
+        if not pos.isdigit() or not rule or not 1 <= int(pos) <= len(rules) + 1:
+            return False
+        rules.insert(int(pos) - 1, saved_form(rule))
+    elif op == "-D" and arg.isdigit():
+        if not 1 <= int(arg) <= len(rules):
+            return False
+        del rules[int(arg) - 1]
+    elif op == "-D" and arg:
+        key = rule_key(arg)
+        at = next((i for i, r in enumerate(rules) if rule_key(r) == key), None)
+        if at is None:
+            return False
+        del rules[at]
+    elif op == "-F" and not arg:
+        rules.clear()
+    elif op == "-X" and not arg and not rules:
+        del table.rules[chain]
+        table.chains.remove(chain)
+    else:
+        return False
+    return True
+
+
 def _diff_owned_chain(chain: str, old: list[str], new: list[str]) -> list[str]:
     """-D/-I/-A commands that turn ``old`` into ``new``, keeping equal rules."""
     if old == new:
@@ -314,13 +416,17 @@ class IptablesManager:
 
     def __init__(self, binary_name: str = "neutron-openvswi", netns: str | None = None,
                  use_ipv6: bool = True, wrapped: dict = COMPUTE_WRAPPED,
-                 runner: Runner | None = None):
+                 runner: Runner | None = None, remember: bool = False):
         self.prefix = binary_prefix(binary_name)
         self.netns = netns
         self.use_ipv6 = use_ipv6
         self.wrapped = wrapped
         self._runner = runner or self._run
         self.desired = self.new_ruleset()
+        self.remember = remember
+        # Per family, the tables as iptables-save would print them now (only
+        # with ``remember``); a family is absent while unknown.
+        self._known: dict[str, dict[str, SavedTable]] = {}
 
     def _run(self, cmd: list, input: str | None) -> str:
         return proc.run(cmd, netns=self.netns, input=input).out
@@ -338,9 +444,21 @@ class IptablesManager:
     def save(self, family: str = "ipv4") -> str:
         return self._runner([SAVE_CMD[family]], None)
 
+    def remembered(self, family: str) -> dict[str, SavedTable] | None:
+        """What this manager believes iptables-save prints now (None: unknown)."""
+        return self._known.get(family)
+
+    def forget(self) -> None:
+        """Drop the memory: the next apply reads the kernel."""
+        self._known.clear()
+
     def plan(self, ruleset: Ruleset, family: str, saved: str) -> list[str]:
         """The iptables-restore lines (tables, COMMITs included) for a change."""
-        current = parse_save(saved)
+        return self.plan_against(ruleset, family, parse_save(saved))
+
+    def plan_against(self, ruleset: Ruleset, family: str,
+                     current: dict[str, SavedTable]) -> list[str]:
+        """:meth:`plan` against tables already parsed."""
         desired = ruleset.tables.get(family, {})
         out: list[str] = []
         for name in TABLES:
@@ -389,27 +507,45 @@ class IptablesManager:
         out += [f"-A {chain} {r}" for r in spec.bottom]
         return out
 
-    def apply(self, ruleset: Ruleset | None = None) -> dict[str, list[str]]:
+    def apply(self, ruleset: Ruleset | None = None, verify: bool = False) -> dict[str, list[str]]:
         """Make the kernel match ``ruleset`` (default: the last one applied).
 
-        Returns, per family, the restore lines that were applied (empty when
-        nothing differed, in which case no restore ran).
+        Plans against the memory when there is one, else (and always with
+        ``verify``) against iptables-save. Returns, per family, the restore
+        lines that were applied (empty when nothing differed, in which case
+        no restore ran).
         """
         if ruleset is not None:
             self.desired = ruleset
         families = list(self.desired.families)
         if len(families) == 1:
-            return {families[0]: self._apply_family(families[0])}
+            return {families[0]: self._apply_family(families[0], verify)}
         # IPv4 and IPv6 are separate tables and separate commands: apply them
-        # side by side (each is an iptables-save and an iptables-restore).
+        # side by side (each an iptables-restore, after an iptables-save when read).
         with ThreadPoolExecutor(max_workers=len(families)) as pool:
-            futures = {family: pool.submit(self._apply_family, family) for family in families}
+            futures = {family: pool.submit(self._apply_family, family, verify)
+                       for family in families}
         return {family: future.result() for family, future in futures.items()}
 
-    def _apply_family(self, family: str) -> list[str]:
-        lines = self.plan(self.desired, family, self.save(family))
+    def _apply_family(self, family: str, verify: bool) -> list[str]:
+        # Taken out of the memory: until this batch is known to have landed
+        # (any exception included), the family is unknown.
+        known = None if verify else self._known.pop(family, None)
+        current = known if known is not None else parse_save(self.save(family))
+        lines = self.plan_against(self.desired, family, current)
         if lines:
-            self._restore(family, lines)
+            try:
+                self._restore(family, lines)
+            except IptablesApplyError:
+                if known is None:
+                    raise
+                LOG.warning("%s refused a batch planned from memory%s (changed by someone "
+                            "else?): planning again from the kernel", RESTORE_CMD[family],
+                            f" in {self.netns}" if self.netns else "")
+                return self._apply_family(family, verify=True)
+            current = replay(current, lines)
+        if self.remember and current is not None:
+            self._known[family] = current
         return lines
 
     def _restore(self, family: str, lines: list[str]) -> None:
@@ -426,7 +562,10 @@ class IptablesManager:
 
     def chain_rules(self, family: str, table: str) -> dict[str, list[str]]:
         """The live rules of ``table`` (all chains), parsed from iptables-save."""
-        saved = parse_save(self.save(family)).get(table)
+        tables = parse_save(self.save(family))
+        if self.remember:
+            self._known[family] = tables
+        saved = tables.get(table)
         return saved.rules if saved else {}
 
 

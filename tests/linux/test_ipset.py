@@ -108,3 +108,66 @@ def test_real_sets_follow_the_desired_members(netns):
     assert mgr.list_sets()["NIPv6test"].members == {"2001:db8::5", "::/1", "8000::/1"}
     mgr.destroy(["NIPv4test", "NIPv6test"])
     assert mgr.list_sets() == {}
+
+
+def _real(mgr):
+    return parse_save(proc.run(["ipset", "save"], netns=mgr.netns).out)
+
+
+@pytest.mark.dataplane
+def test_real_memory_is_what_ipset_save_prints(netns):
+    proc.run(["ipset", "create", "HOSTSET", "hash:ip"], netns=netns)
+    mgr = IpsetManager(netns=netns)
+    steps = [
+        {"NIPv4a": IpSet("inet", {"10.0.0.1", "10.0.1.0/24"})},
+        {"NIPv4a": IpSet("inet", {"10.0.0.1", "10.0.0.2"}),
+         "NIPv6a": IpSet("inet6", {"2001:db8::5", "::/0"})},
+        {"NIPv4a": IpSet("inet", {f"10.9.0.{i}" for i in range(1, 20)})},
+        {"NIPv4a": IpSet("inet", set())},
+    ]
+    for n, desired in enumerate(steps):
+        mgr.apply(desired)
+        assert mgr.remembered() == _real(mgr), n
+    mgr.destroy(["NIPv4a", "NIPv6a"])
+    assert mgr.remembered() == _real(mgr) == {"HOSTSET": IpSet("inet")}
+
+
+def test_memory_spares_the_listing_and_verify_reads_again():
+    calls = []
+    rec = Recorder(SAVED)
+
+    def runner(cmd, input):
+        calls.append(cmd[1])
+        return rec(cmd, input)
+
+    mgr = IpsetManager(runner=runner)
+    mgr.set_members("NIPv4abc", "IPv4", ["10.0.0.5", "10.0.0.6"])
+    mgr.set_members("NIPv4abc", "IPv4", ["10.0.0.6"])
+    assert calls == ["save", "restore", "restore"]
+    assert rec.batches[-1] == ["del NIPv4abc 10.0.0.5"]
+    assert mgr.sets()["NIPv4abc"].members == {"10.0.0.6"}
+    assert set(mgr.sets()) == {"NIPv4abc", "NIPv6abc"}
+    calls.clear()
+    mgr.set_members("NIPv4abc", "IPv4", ["10.0.0.6"])
+    assert calls == []
+    mgr.apply({"NIPv4abc": IpSet("inet", {"10.0.0.6"})}, verify=True)
+    assert calls == ["save", "restore"]  # the recorder's kernel never changed
+
+
+def test_a_failed_batch_drops_the_memory():
+    from neutrino.errors import CommandFailed
+    rec = Recorder(SAVED)
+    refuse = [True]
+
+    def runner(cmd, input):
+        if cmd[1] == "restore" and refuse[0]:
+            raise CommandFailed(cmd, 1, "ipset v7: Error in line 1")
+        return rec(cmd, input)
+
+    mgr = IpsetManager(runner=runner)
+    with pytest.raises(CommandFailed):
+        mgr.set_members("NIPv4abc", "IPv4", ["10.0.0.9"])
+    assert mgr.remembered() is None
+    refuse[0] = False
+    mgr.set_members("NIPv4abc", "IPv4", ["10.0.0.9"])
+    assert mgr.remembered()["NIPv4abc"].members == {"10.0.0.9"}

@@ -35,7 +35,8 @@ class FirewallDriver:
                  flush_conntrack: bool = True):
         self.netns = netns
         self.use_ipv6 = use_ipv6
-        self.iptables = iptables or IptablesManager(PREFIX, netns=netns, use_ipv6=use_ipv6)
+        self.iptables = iptables or IptablesManager(PREFIX, netns=netns, use_ipv6=use_ipv6,
+                                                    remember=True)
         self.ipsets = ipsets or IpsetManager(netns=netns)
         self.flush_conntrack = flush_conntrack
         self.plan: FirewallPlan | None = None
@@ -59,17 +60,23 @@ class FirewallDriver:
     def update(self, ports, groups, members, verify: bool = False) -> FirewallPlan:
         """Make the node's firewall match these ports; returns the new plan.
 
-        iptables is diffed against the kernel (iptables-save) when the wanted
-        ruleset differs from the last one applied, or always with ``verify``
+        iptables and ipsets are diffed against what the managers remember
+        having made true (read from the kernel on first use and after a
+        failure) when the wanted ruleset differs from the last one applied,
+        and against the kernel (iptables-save, ipset save) with ``verify``
         (the agent's periodic resync passes it, to repair drift). A change of
-        group members alone is then one ipset batch.
+        group members alone is then one ipset batch, and an update reads
+        nothing from the kernel.
         """
         with self._lock:
             try:
                 return self._update([normalise_port(p) for p in ports], groups, members,
                                     verify)
             except Exception:
-                self.plan = None  # unknown kernel state: the next update re-reads it
+                # Unknown kernel state: the next update re-reads it.
+                self.plan = None
+                self.iptables.forget()
+                self.ipsets.forget()
                 raise
 
     def _update(self, ports, groups, members, verify) -> FirewallPlan:
@@ -78,13 +85,13 @@ class FirewallDriver:
         previous = self.plan
         fresh = verify or previous is None
         if fresh or previous.ipsets != plan.ipsets:
-            self.ipsets.apply(plan.ipsets)
+            self.ipsets.apply(plan.ipsets, verify=verify)
         if fresh or _rendered(previous) != _rendered(plan):
-            applied = self.iptables.apply(plan.ruleset)
+            applied = self.iptables.apply(plan.ruleset, verify=verify)
             LOG.debug("firewall: %d ports, iptables lines applied %s", len(ports),
                       {fam: len(lines) for fam, lines in applied.items()})
         if fresh or previous.ipsets.keys() != plan.ipsets.keys():
-            stale = [name for name in self.ipsets.list_sets()
+            stale = [name for name in self.ipsets.sets(verify)
                      if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
             self.ipsets.destroy(stale)
         self._zones = dict(plan.zones)

@@ -141,3 +141,49 @@ def test_a_failed_apply_makes_the_next_update_reread_the_kernel():
     rec.calls.clear()
     drv.update([port()], DEFAULT_GROUP, {})
     assert "iptables-restore" in rec.names()
+    assert {"iptables-save", "ip6tables-save", "ipset save"} <= set(rec.names())
+
+
+def test_a_refused_update_after_good_ones_rereads_everything_next_time():
+    import pytest
+    from neutrino.errors import CommandFailed
+
+    class Refusing(Recorder):
+        refuse = False
+
+        def __call__(self, cmd, input):
+            if cmd[0].endswith("-restore") and self.refuse:
+                raise CommandFailed(cmd, 2, "Error occurred at line: 2")
+            return super().__call__(cmd, input)
+
+    rec = Refusing()
+    drv = driver(rec)
+    drv.update([port()], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
+    rec.refuse = True
+    rec.calls.clear()
+    with pytest.raises(Exception, match="refused line"):
+        drv.update([port(), port(PEER_ID, "10.0.0.6")], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
+    # Refused from memory, planned again from a fresh read, refused again.
+    assert rec.names().count("iptables-save") == 1
+    rec.refuse = False
+    rec.calls.clear()
+    drv.update([port(), port(PEER_ID, "10.0.0.6")], DEFAULT_GROUP, {SG: ["10.0.0.5"]})
+    assert {"iptables-save", "ip6tables-save", "ipset save"} <= set(rec.names())
+
+
+def test_adding_an_eleventh_port_reads_nothing_from_the_kernel():
+    def ports(n):
+        return [port(f"0695f2ca-bf12-4c2e-9a1b-{i:012x}", f"10.0.0.{10 + i}") for i in range(n)]
+
+    def members(n):
+        return {SG: [f"10.0.0.{10 + i}" for i in range(n)]}
+
+    rec = Recorder()
+    drv = driver(rec)
+    drv.update(ports(10), DEFAULT_GROUP, members(10))
+    rec.calls.clear()
+    drv.update(ports(11), DEFAULT_GROUP, members(11))
+    assert sorted(rec.names()) == ["ip6tables-restore", "ipset restore", "iptables-restore"]
+    rec.calls.clear()
+    drv.resync(ports(11), DEFAULT_GROUP, members(11))
+    assert {"iptables-save", "ip6tables-save", "ipset save"} <= set(rec.names())

@@ -14,6 +14,7 @@ from neutrino.agents.firewall.driver import FirewallDriver
 from neutrino.agents.firewall.hybrid import PREFIX, tap_name
 from neutrino.agents.firewall.trace import Packet, hybrid_hops, origin, trace
 from neutrino.linux import proc
+from neutrino.linux.iptables import SAVE_CMD as SAVE
 from neutrino.linux.iptables import IptablesManager, parse_save
 from neutrino.linux.ipset import IpsetManager
 
@@ -154,7 +155,8 @@ def driver(lab):
             lab.restores.append(cmd[0])
         return proc.run(cmd, netns=lab.compute, input=input).out
     drv = FirewallDriver(netns=lab.compute,
-                         iptables=IptablesManager(PREFIX, netns=lab.compute, runner=runner),
+                         iptables=IptablesManager(PREFIX, netns=lab.compute, runner=runner,
+                                                  remember=True),
                          ipsets=IpsetManager(netns=lab.compute))
     try:
         yield drv
@@ -219,7 +221,7 @@ def test_agent_restart_rebuilds_the_same_ruleset_without_touching_it(lab, driver
         return proc.run(cmd, netns=lab.compute, input=input).out
     restarted = FirewallDriver(netns=lab.compute, ipsets=IpsetManager(netns=lab.compute),
                                iptables=IptablesManager(PREFIX, netns=lab.compute,
-                                                        runner=runner))
+                                                        runner=runner, remember=True))
     plan = restarted.update(list(reversed(ports)), DEFAULT, members)
     assert plan.zones == driver.plan.zones
     assert "iptables-restore" not in calls and "ip6tables-restore" not in calls
@@ -239,6 +241,67 @@ def test_resync_repairs_rules_removed_behind_its_back(lab, driver):
     assert not lab.ping(0, 1)
     driver.resync(ports, DEFAULT, members)
     assert lab.ping(0, 1)
+
+
+def fake_port(n, groups=("default",)):
+    """A port with no devices behind it: rules only."""
+    return {"id": str(uuid.UUID(int=0x5eed0000 + n)), "mac_address": "FA:16:3E:00:10:%02X" % n,
+            "fixed_ips": [{"subnet_id": "sub", "ip_address": f"10.0.1.{n}"},
+                          {"subnet_id": "sub6", "ip_address": f"2001:db8::{n:x}"}],
+            "device_owner": "compute:nova", "port_security_enabled": True,
+            "security_groups": list(groups), "allowed_address_pairs": []}
+
+
+def test_the_managers_memory_is_what_the_kernel_prints(lab, driver):
+    """After every update the memory the next one plans against equals a
+    fresh iptables-save / ip6tables-save / ipset save."""
+    def kernel_tables(family):
+        return parse_save(proc.run([SAVE[family]], netns=lab.compute).out)
+
+    def assert_exact(step):
+        for family in ("ipv4", "ipv6"):
+            assert driver.iptables.remembered(family) == kernel_tables(family), (step, family)
+        assert driver.ipsets.remembered() == IpsetManager(netns=lab.compute).list_sets(), step
+
+    web = {"web": group(rule("eg", "egress"),
+                        rule("http", "ingress", protocol="tcp", port_range_min=80,
+                             port_range_max=80, remote_group_id="default"),
+                        rule("v6", "ingress", ethertype="IPv6", protocol="ipv6-icmp"))}
+    groups = dict(DEFAULT, **web)
+    members = {"default": ["10.0.0.1", "10.0.0.2", "2001:db8::1"]}
+    restores = len(lab.restores)
+    driver.update([lab.port(0, ["default"])], groups, members)
+    assert_exact("first")
+    ports = [lab.port(0, ["default"]), lab.port(1, ["default", "web"])]
+    steps = [("port added", ports),
+             ("ten more", ports + [fake_port(n) for n in range(10)]),
+             ("one removed", ports + [fake_port(n) for n in range(1, 10)]),
+             ("groups changed", ports + [fake_port(n, ["web"]) for n in range(1, 10)])]
+    for step, wanted in steps:
+        driver.update(wanted, groups, members)
+        assert_exact(step)
+    groups["web"]["security_group_rules"].append(rule("ssh", "ingress", protocol="tcp",
+                                                      port_range_min=22, port_range_max=22))
+    driver.update(wanted, groups, {"default": [f"10.0.0.{n}" for n in range(1, 9)]})
+    assert_exact("rule and members changed")
+    assert len(lab.restores) > restores
+    foreign = ["-s", "192.0.2.77/32", "-j", "DROP"]
+    sh("iptables", "-w", "-I", "FORWARD", "1", *foreign, netns=lab.compute)
+    try:
+        driver.update(ports, groups, members)
+        # Not in the memory until the next verify; untouched in the kernel.
+        live = kernel_tables("ipv4")
+        assert live["filter"].rules["FORWARD"][0] == " ".join(foreign)
+        del live["filter"].rules["FORWARD"][0]
+        assert driver.iptables.remembered("ipv4") == live
+        driver.resync(ports, groups, members)
+        assert_exact("verified")
+        assert driver.iptables.remembered("ipv4")["filter"].rules["FORWARD"][0] == \
+            " ".join(foreign)
+        driver.update([], {}, {})
+        assert_exact("all removed")
+    finally:
+        proc.run(["iptables", "-w", "-D", "FORWARD", *foreign], netns=lab.compute, check=False)
 
 
 def test_stateful_replies_and_a_new_rule_in_one_apply(lab, driver):
@@ -369,8 +432,8 @@ def test_every_rule_shape_is_written_in_canonical_form(lab):
                other: {"IPv4": ["10.0.0.9"], "IPv6": []}}
     drv = FirewallDriver(netns=netns)
     drv.update(ports, groups, members)
-    assert drv.iptables.apply() == {"ipv4": [], "ipv6": []}
-    assert drv.ipsets.apply(drv.plan.ipsets) == []
+    assert drv.iptables.apply(verify=True) == {"ipv4": [], "ipv6": []}
+    assert drv.ipsets.apply(drv.plan.ipsets, verify=True) == []
     for family in ("ipv4", "ipv6"):
         cmd = "iptables-save" if family == "ipv4" else "ip6tables-save"
         live = parse_save(proc.run([cmd], netns=netns).out)

@@ -3,11 +3,15 @@
 ``OvsDriver`` talks to the real switch (``linux.ovs`` + ``linux.openflow``);
 ``RecordingDriver`` keeps an in-memory model of the switch, applies the same
 edits to it and records every call, so unit tests check both what was done
-and that a second pass finds nothing left to do.
+and that a second pass finds nothing left to do. A pass may call it from
+several threads at once (OVSDB edits beside the flows, bridges side by side):
+it keeps its model consistent under a lock, and ``calls`` is in the order the
+calls began.
 """
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import replace
 
 from neutrino.agents.ovs.differ import FlowChanges
@@ -49,31 +53,36 @@ class RecordingDriver:
         self.calls: list[tuple] = []
         self.dumps = 0
         self._ofports = itertools.count(1)
+        self._lock = threading.RLock()
 
     # -- the driver interface
     def snapshot(self) -> ovs.Snapshot:
-        return ovs.Snapshot(dict(self.snap.bridges), dict(self.snap.ports),
-                            list(self.snap.managers))
+        with self._lock:
+            return ovs.Snapshot(dict(self.snap.bridges), dict(self.snap.ports),
+                                list(self.snap.managers))
 
     def dump_flows(self, bridge: str, table: int | None = None) -> list[Flow]:
-        if bridge not in self.snap.bridges:
-            raise NeutrinoError(f"no bridge {bridge}")
-        self.dumps += 1
-        flows = self.flows.get(bridge, {}).values()
-        return [f for f in flows if table is None or f.table == table]
+        with self._lock:
+            if bridge not in self.snap.bridges:
+                raise NeutrinoError(f"no bridge {bridge}")
+            self.dumps += 1
+            flows = self.flows.get(bridge, {}).values()
+            return [f for f in flows if table is None or f.table == table]
 
     def apply_ovsdb(self, edits: list) -> None:
-        self.calls.append(("ovsdb", list(edits)))
-        for edit in edits:
-            self._edit(edit)
+        with self._lock:
+            self.calls.append(("ovsdb", list(edits)))
+            for edit in edits:
+                self._edit(edit)
 
     def apply_flows(self, bridge: str, changes: FlowChanges) -> None:
-        self.calls.append(("flows", bridge, list(changes.add), list(changes.delete)))
-        table = self.flows.setdefault(bridge, {})
-        for flow in changes.delete:
-            table.pop(flow.key, None)
-        for flow in changes.add:
-            table[flow.key] = flow
+        with self._lock:
+            self.calls.append(("flows", bridge, list(changes.add), list(changes.delete)))
+            table = self.flows.setdefault(bridge, {})
+            for flow in changes.delete:
+                table.pop(flow.key, None)
+            for flow in changes.add:
+                table[flow.key] = flow
 
     # -- helpers for tests: what a hypervisor or a person would do
     def plug(self, name: str, iface_id: str, mac: str, bridge: str = "br-int") -> None:

@@ -4,17 +4,24 @@ The pass is the same for a port that appeared, a notification, a periodic
 check and a full resync; only what is forgotten beforehand differs. It never
 tears down what already matches, so a restarted agent changes nothing on a
 node that is right.
+
+Order inside a pass (both OVSDB and OpenFlow wait on the same busy
+ovs-vswitchd, so what can overlap does): the firewall runs beside the wiring;
+the wiring applies the OVSDB edits and the flows of every bridge side by side
+when the edits only retag existing ports (see ``Reconciler._wire``), else the
+edits first and the flows after; the flows of the bridges go out side by side;
+the ports are reported up only once all of it is done.
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from neutrino.agents.ovs import br_int, desired
-from neutrino.agents.ovs.differ import flow_changes, ovsdb_edits
+from neutrino.agents.ovs.differ import FlowChanges, flow_changes, ovsdb_edits
 from neutrino.agents.ovs.state import AgentConfig
 from neutrino.agents.ovs.vlans import LocalVlans
 from neutrino.linux import ovs
@@ -29,7 +36,10 @@ class PassResult:
     flows_deleted: int = 0
     devices_up: list = field(default_factory=list)
     devices_down: list = field(default_factory=list)
-    seconds: dict = field(default_factory=dict)   # phase -> wall time, for the log
+    # phase -> wall time, for the log. Phases may overlap: "ovsdb" beside
+    # "flows" (which includes "dump", the longest bridge dump), "firewall"
+    # beside both.
+    seconds: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -68,6 +78,9 @@ class Reconciler:
         self._written: dict[str, list] = {}   # bridge -> flows this agent last made true
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovs-agent-fw")
         self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovs-agent-up")
+        # The OVSDB transaction and the flows of all bridges but one wait on
+        # ovs-vswitchd here while the pass thread applies the remaining flows.
+        self._switch = ThreadPoolExecutor(max_workers=3, thread_name_prefix="ovs-agent-sw")
         self._reporting = None     # (up, down, future) of the report in flight
 
     # -- inputs from events
@@ -210,40 +223,112 @@ class Reconciler:
         return unfiltered, time.monotonic() - started
 
     def _wire(self, want, snap, edits, verify: bool, result: PassResult):
-        """OVSDB edits, then the flows of every bridge; returns the desired
-        state and snapshot as they are after the edits."""
-        t = time.monotonic()
-        if edits:
-            for edit in edits:
-                if isinstance(edit, ovs.AddBridge):
-                    self._written.pop(edit.name, None)
-            self.driver.apply_ovsdb(edits)
+        """OVSDB edits and the flows of every bridge; returns the desired
+        state and a snapshot taken after the edits.
+
+        When the edits only change existing ports (``SetPort``: a port's tag
+        and other_config, the usual pass of a burst of plugs), the flows do
+        not depend on them: the ports' ofports are in ``snap`` already and
+        ``desired.compute`` would give the same flows after the edits. So the
+        flows go out while the OVSDB transaction waits for ovs-vswitchd, and
+        the pass skips computing again. This opens nothing early: a port's
+        own flows only restrict what it may send (anti-spoofing, or the drop
+        of a dead port); where its packets go is its tag, and until the tag
+        lands the port stays where it was (untagged as plugged, or in the
+        dead VLAN 4095). Ports are reported up only after both are done
+        (``run``), against a snapshot taken after the edits.
+
+        Edits that add or delete bridges, ports or interfaces (or change an
+        interface, which may renumber it) come first: the flows need the
+        ofports ovs-vswitchd gives the new rows, read from a new snapshot.
+        """
+        for edit in edits:
+            if isinstance(edit, ovs.AddBridge):
+                self._written.pop(edit.name, None)
+        if edits and self._retag_only(edits, snap):
+            pending = self._switch.submit(self._timed, self.driver.apply_ovsdb, edits)
+            try:
+                self.vlans.keep_only(desired.networks_in_use(want))
+                self._apply_flows(want, snap, verify, result)
+            finally:
+                wait([pending])
+            result.seconds["ovsdb"] = pending.result()
             result.edits = len(edits)
-            t = result.timed("ovsdb", t)
             snap = self.driver.snapshot()
-            want = desired.compute(self.config, snap, self.devices, self.vlans,
-                                   self.remotes, self.cookie)
-            t = result.timed("compute", t)
-        self.vlans.keep_only(desired.networks_in_use(want))
+        else:
+            if edits:
+                t = time.monotonic()
+                self.driver.apply_ovsdb(edits)
+                result.edits = len(edits)
+                t = result.timed("ovsdb", t)
+                snap = self.driver.snapshot()
+                want = desired.compute(self.config, snap, self.devices, self.vlans,
+                                       self.remotes, self.cookie)
+                result.timed("compute", t)
+            self.vlans.keep_only(desired.networks_in_use(want))
+            self._apply_flows(want, snap, verify, result)
+        self.device_count = len(want.bindings)
+        return want, snap
+
+    @staticmethod
+    def _retag_only(edits, snap) -> bool:
+        """True when ``edits`` only set the tag/other_config of ports that
+        have their ofport already: the flows do not wait for them."""
+        return all(isinstance(edit, ovs.SetPort) and snap.ofport(edit.name) > 0
+                   for edit in edits)
+
+    @staticmethod
+    def _timed(call, *args) -> float:
+        started = time.monotonic()
+        call(*args)
+        return time.monotonic() - started
+
+    def _apply_flows(self, want, snap, verify: bool, result: PassResult) -> None:
+        """The flows of every bridge in ``snap``. Bridges that need
+        ``ovs-ofctl`` (a dump, or changes to apply) go side by side: each
+        bridge is its own table and its own call, none waits for another.
+        Waits for all of them, even when one fails."""
+        t = time.monotonic()
+        calls = []
         for bridge, flows in want.flows.items():
             if bridge not in snap.bridges:
                 continue
             written = None if verify else self._written.get(bridge)
-            if written is not None:
-                actual = written
-            else:
-                actual = self.driver.dump_flows(bridge)
-                t = result.timed("dump", t)
-            changes = flow_changes(flows, actual)
-            if changes:
-                self._written.pop(bridge, None)
-                self.driver.apply_flows(bridge, changes)
-                result.flows_added += len(changes.add)
-                result.flows_deleted += len(changes.delete)
-            self._written[bridge] = list(flows)
-            t = result.timed("flows", t)
-        self.device_count = len(want.bindings)
-        return want, snap
+            changes = None if written is None else flow_changes(flows, written)
+            if changes is None or changes:
+                calls.append((bridge, flows, changes))
+        if not calls:
+            return
+        *beside, last = calls
+        pending: list[Future] = [self._switch.submit(self._sync_bridge, *call)
+                                 for call in beside]
+        try:
+            done = [self._sync_bridge(*last)]
+        finally:
+            wait(pending)
+        done += [future.result() for future in pending]
+        for added, deleted, dumped in done:
+            result.flows_added += added
+            result.flows_deleted += deleted
+            if dumped:
+                result.seconds["dump"] = max(result.seconds.get("dump", 0.0), dumped)
+        result.timed("flows", t)
+
+    def _sync_bridge(self, bridge: str, flows: list,
+                     changes: FlowChanges | None) -> tuple[int, int, float]:
+        """Make ``bridge``'s flows ``flows`` by applying ``changes`` (from
+        the flows this agent wrote last) or, when None, the difference with
+        a dump; returns (added, deleted, seconds spent dumping)."""
+        dumped = 0.0
+        if changes is None:
+            started = time.monotonic()
+            changes = flow_changes(flows, self.driver.dump_flows(bridge))
+            dumped = time.monotonic() - started
+        if changes:
+            self._written.pop(bridge, None)
+            self.driver.apply_flows(bridge, changes)
+        self._written[bridge] = list(flows)
+        return len(changes.add), len(changes.delete), dumped
 
     def _report(self, want, snap, result: PassResult, unfiltered: set[str],
                 wait: bool = True) -> None:

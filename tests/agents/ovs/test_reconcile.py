@@ -1,4 +1,9 @@
 """A reconcile pass against the recording driver (an in-memory switch)."""
+import threading
+import time
+
+import pytest
+
 from neutrino.agents.ovs import br_int, br_tun
 from neutrino.agents.ovs.driver import RecordingDriver
 from neutrino.agents.ovs.reconcile import Reconciler
@@ -395,3 +400,183 @@ def test_report_in_flight_while_the_next_pass_starts(config, server):
     release.set()
     assert rec.run().devices_up == []
     assert completed == [[port]] and server.up == {port}
+
+
+class GatedDriver(RecordingDriver):
+    """A switch whose OVSDB transaction or flows can be held back by a test:
+    ``ovsdb_gate`` / ``flows_gate`` (callables, run before the call applies)
+    and ``fail_ovsdb`` / ``fail_flows`` (an exception raised instead)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ovsdb_gate = self.flows_gate = None
+        self.fail_ovsdb = self.fail_flows = None
+        self.ovsdb_done = threading.Event()
+        self.flows_done = threading.Event()
+
+    def apply_ovsdb(self, edits):
+        if self.ovsdb_gate:
+            self.ovsdb_gate(edits)
+        if self.fail_ovsdb:
+            raise self.fail_ovsdb
+        super().apply_ovsdb(edits)
+        self.ovsdb_done.set()
+
+    def apply_flows(self, bridge, changes):
+        if self.flows_gate:
+            self.flows_gate(bridge)
+        if self.fail_flows:
+            raise self.fail_flows
+        super().apply_flows(bridge, changes)
+        self.flows_done.set()
+
+
+def gated(config, server):
+    driver = GatedDriver()
+    rec = Reconciler(config, driver, server)
+    rec.run()
+    driver.ovsdb_done.clear()
+    driver.flows_done.clear()
+    return driver, rec
+
+
+def plug_new(driver, server, net=None):
+    port = server.port(net or server.network())
+    name = "qvo" + port[:11]
+    driver.plug(name, port, server.ports[port]["mac_address"])
+    return port, name
+
+
+def counting_compute(monkeypatch):
+    from neutrino.agents.ovs import desired
+    calls = []
+    compute = desired.compute
+
+    def counted(*args):
+        calls.append(args)
+        return compute(*args)
+    monkeypatch.setattr(desired, "compute", counted)
+    return calls
+
+
+def wired_when_reported(driver, server, name):
+    """Record, at the moment of the report, whether the port's tag and its
+    anti-spoofing flows were both in the switch."""
+    seen = []
+    answer = server.update_device_list
+
+    def check(up, down):
+        row = driver.snapshot().ports[name]
+        flows = matches(driver, "br-int", 25)
+        seen.append(row.tag == 1 and any(f"in_port={row.ofport}," in m for _, m, _ in flows))
+        return answer(up, down)
+    server.update_device_list = check
+    return seen
+
+
+def test_retag_pass_applies_flows_while_the_ovsdb_edits_wait(config, server, monkeypatch):
+    """Only tags change: the OVSDB transaction waits for the flows to be
+    applied (one after the other, it would time out), the pass computes once
+    and reports the port up only once both are in the switch."""
+    driver, rec = gated(config, server)
+    port, name = plug_new(driver, server)
+    met = []
+    driver.ovsdb_gate = lambda edits: met.append(driver.flows_done.wait(5))
+    seen = wired_when_reported(driver, server, name)
+    computed = counting_compute(monkeypatch)
+    result = rec.run()
+    assert met == [True]
+    assert [type(e) for c in driver.calls if c[0] == "ovsdb" for e in c[1]][-1:] == [ovs.SetPort]
+    assert len(computed) == 1
+    assert result.devices_up == [port] and seen == [True]
+    assert driver.snapshot().ports[name].tag == 1
+    assert not rec.run().changed
+
+
+def test_bridges_flows_go_out_side_by_side(config, server):
+    """A port on a new network changes br-int and br-tun: each bridge's
+    flows wait for the other's to have begun (one after the other, both
+    would time out)."""
+    driver, rec = gated(config, server)
+    port, _ = plug_new(driver, server)
+    started = {"br-int": threading.Event(), "br-tun": threading.Event()}
+    met = {}
+
+    def both_begun(bridge):
+        started[bridge].set()
+        other = "br-tun" if bridge == "br-int" else "br-int"
+        met[bridge] = started[other].wait(5)
+    driver.flows_gate = both_begun
+    assert rec.run().devices_up == [port]
+    assert met == {"br-int": True, "br-tun": True}
+
+
+def test_pass_adding_a_port_applies_edits_before_flows(config, server, monkeypatch):
+    """A new tunnel port needs the ofport ovs-vswitchd gives it: the flows
+    wait for the OVSDB edits and are computed again from the new rows."""
+    driver, rec = gated(config, server)
+    plug_new(driver, server)
+    rec.run()
+    rec.add_tunnel("10.168.7.17")
+    order = []
+    driver.flows_gate = lambda bridge: order.append(driver.ovsdb_done.is_set())
+    computed = counting_compute(monkeypatch)
+    rec.run()
+    assert order and all(order)
+    assert len(computed) == 2
+    ofport = driver.snapshot().ports[br_tun.tunnel_port_name("10.168.7.17")].ofport
+    assert any(f"output:{ofport}" in actions for _, _, actions in matches(driver, "br-tun", 22))
+
+
+def test_port_without_ofport_yet_gets_its_flows_after_the_edits(config, server):
+    """A plugged port ovs-vswitchd has not numbered yet: its tag goes first,
+    then the flows with the ofport the switch gave meanwhile, in one pass."""
+    from dataclasses import replace
+    driver, rec = gated(config, server)
+    port, name = plug_new(driver, server)
+    driver.snap.ports[name] = replace(driver.snap.ports[name], ofport=-1)
+
+    def numbered(edits):
+        driver.snap.ports[name] = replace(driver.snap.ports[name], ofport=77)
+    driver.ovsdb_gate = numbered
+    assert rec.run().devices_up == [port]
+    assert (2, "in_port=77,dl_src=" + server.ports[port]["mac_address"], "goto_table:30") \
+        in matches(driver, "br-int", 25)
+
+
+def test_failed_ovsdb_edits_fail_the_pass_and_the_next_retries(config, server):
+    driver, rec = gated(config, server)
+    port, name = plug_new(driver, server)
+    driver.fail_ovsdb = RuntimeError("transaction aborted")
+    with pytest.raises(RuntimeError, match="aborted"):
+        rec.run()
+    assert server.up == set() and driver.snapshot().ports[name].tag is None
+    driver.fail_ovsdb = None
+    assert rec.run().devices_up == [port]
+    assert driver.snapshot().ports[name].tag == 1 and server.up == {port}
+
+
+def test_failed_flows_fail_the_pass_after_the_edits_and_the_next_retries(config, server):
+    """The pass does not end while the OVSDB transaction is still out."""
+    driver, rec = gated(config, server)
+    port, name = plug_new(driver, server)
+    release = threading.Event()
+
+    def late(edits):
+        release.wait(5)
+        time.sleep(0.05)          # still out when the flows have failed
+    driver.ovsdb_gate = late
+    driver.fail_flows = RuntimeError("ovs-ofctl failed")
+
+    def failing(bridge):
+        release.set()
+    driver.flows_gate = failing
+    with pytest.raises(RuntimeError, match="ovs-ofctl"):
+        rec.run()
+    assert driver.ovsdb_done.is_set()
+    assert server.up == set()
+    driver.fail_flows = driver.flows_gate = driver.ovsdb_gate = None
+    assert rec.run().devices_up == [port] and server.up == {port}
+    row = driver.snapshot().ports[name]
+    assert (2, f"in_port={row.ofport},dl_src={server.ports[port]['mac_address']}",
+            "goto_table:30") in matches(driver, "br-int", 25)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab.layout import Lab
-from neutrino.linux import ip, ovs_daemons
+from neutrino.linux import ip, ovs_daemons, ovsdb_transact
 
 INTEGRATION_BRIDGE = "br-int"
 DEV_LEN = 14
@@ -51,11 +51,9 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
         _node_devices(names, ns, mtu, mac, instance_netns)
         _instance_side(instance_netns)
         try:
-            _port_adder.add(rundir, [
-                "--may-exist", "add-port", INTEGRATION_BRIDGE, names.qvo,
-                "--", "set", "Interface", names.qvo,
-                f"external_ids:iface-id={port_id}", "external_ids:iface-status=active",
-                f"external_ids:attached-mac={mac}", f"external_ids:vm-uuid={vm_uuid}"])
+            _port_adder.add(rundir, ovsdb_transact.NewPort(names.qvo, {
+                "iface-id": port_id, "iface-status": "active", "attached-mac": mac,
+                "vm-uuid": vm_uuid}))
         except NeutrinoError as exc:
             if f"no bridge named {INTEGRATION_BRIDGE}" in str(exc):
                 raise NeutrinoError(f"{node} has no {INTEGRATION_BRIDGE}: "
@@ -69,29 +67,32 @@ def plug(lab: Lab, node: str, port_id: str, mac: str, mtu: int, vm_uuid: str,
 
 class _PortAdder:
     """The qvo add-ports of plugs running at once, grouped per node: one
-    thread per node runs every request queued meanwhile as one ovs-vsctl
+    thread per node writes every port queued meanwhile as one OVSDB
     transaction (each transaction makes ovs-vswitchd reconfigure every port
     of the node; 20 boots at once made ~80 reconfigurations per compute).
-    A batch that fails is run again one request at a time, so each plug gets
-    its own error. Like os-vif, the plug does not wait for ovs-vswitchd to
-    apply the transaction (``--no-wait``): the OVS agent sees the port when
-    it is in the database and wires it once vswitchd gave it an ofport."""
+    It talks to the node's ovsdb-server from this process, as os-vif's
+    native interface does, where an ``ovs-vsctl`` fork per batch waited for
+    a core in a burst. A batch that fails is run again one port at a time, so
+    each plug gets its own error. Like os-vif, the plug does not wait for
+    ovs-vswitchd to apply it: the OVS agent sees the port when it is in the
+    database and wires it once vswitchd gave it an ofport."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._pending: dict[str, list[tuple[list[str], Future]]] = {}
+        self._pending: dict[str, list[tuple[ovsdb_transact.NewPort, Future]]] = {}
 
-    def add(self, rundir: str, args: list[str]) -> None:
+    def add(self, rundir: str, port: ovsdb_transact.NewPort) -> None:
         done: Future = Future()
         with self._lock:
             first = rundir not in self._pending
-            self._pending.setdefault(rundir, []).append((args, done))
+            self._pending.setdefault(rundir, []).append((port, done))
         if first:
             threading.Thread(target=self._run, args=(rundir,), daemon=True,
                              name=f"add-port-{os.path.basename(os.path.dirname(rundir))}").start()
         done.result()
 
     def _run(self, rundir: str) -> None:
+        sock = ovs_daemons.db_sock(rundir)
         while True:
             with self._lock:
                 batch = self._pending.get(rundir) or []
@@ -100,19 +101,22 @@ class _PortAdder:
                     return
                 self._pending[rundir] = []
             try:
-                ovs_daemons.vsctl(rundir, *(word for args, _ in batch for word in ("--", *args)),
-                                  wait=False)
+                ovsdb_transact.add_ports(sock, INTEGRATION_BRIDGE, [port for port, _ in batch])
             except NeutrinoError as exc:
                 if len(batch) == 1:
                     batch[0][1].set_exception(exc)
                     continue
-                for args, done in batch:
+                for port, done in batch:
                     try:
-                        ovs_daemons.vsctl(rundir, "--", *args, wait=False)
+                        ovsdb_transact.add_ports(sock, INTEGRATION_BRIDGE, [port])
                     except NeutrinoError as one:
                         done.set_exception(one)
                     else:
                         done.set_result(None)
+                continue
+            except Exception as exc:          # a plug must not wait forever
+                for _, done in batch:
+                    done.set_exception(NeutrinoError(f"add-port on {rundir}: {exc}"))
                 continue
             for _, done in batch:
                 done.set_result(None)

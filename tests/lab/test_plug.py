@@ -1,4 +1,5 @@
-"""The hybrid plug's grouping of add-ports (no OVS needed: ovs-vsctl faked)."""
+"""The hybrid plug's grouping of add-ports (no OVS needed: the OVSDB transaction faked)."""
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -7,22 +8,23 @@ import pytest
 
 from neutrino.errors import CommandFailed, NeutrinoError
 from neutrino.lab import plug
+from neutrino.linux.ovsdb_transact import NewPort
 
 
 @pytest.fixture
 def vsctl(monkeypatch):
-    """Records each ovs-vsctl call; the first one waits until ``release``."""
+    """Records each add-port transaction; the first one waits until ``release``."""
     calls, release = [], threading.Event()
     entered = threading.Event()
 
-    def fake(rundir, *args, **kwargs):
-        calls.append((rundir, args))
+    def fake(sock, bridge, new_ports, timeout=10):
+        calls.append((os.path.dirname(sock), tuple(p.name for p in new_ports)))
         if len(calls) == 1:
             entered.set()
             assert release.wait(5)
-        if any(a == "add-port" for a in args) and "bad" in args:
-            raise NeutrinoError("ovs-vsctl: cannot add bad")
-    monkeypatch.setattr(plug.ovs_daemons, "vsctl", fake)
+        if any(p.name == "bad" for p in new_ports):
+            raise NeutrinoError("OVSDB: cannot add bad")
+    monkeypatch.setattr(plug.ovsdb_transact, "add_ports", fake)
     return calls, release, entered
 
 
@@ -34,7 +36,7 @@ def wait_until(predicate, timeout=5.0):
 
 
 def ports(*names):
-    return [["--may-exist", "add-port", "br-int", name] for name in names]
+    return [NewPort(name, {"iface-id": name}) for name in names]
 
 
 def test_add_ports_queued_meanwhile_go_in_one_transaction(vsctl):
@@ -51,8 +53,7 @@ def test_add_ports_queued_meanwhile_go_in_one_transaction(vsctl):
         for f in [first, *later]:
             f.result(timeout=5)
     node_a = [args for rundir, args in calls if rundir == "/run/a"]
-    assert node_a == [("--", *ports("qvo1")[0]),
-                      ("--", *ports("qvo2")[0], "--", *ports("qvo3")[0])]
+    assert node_a == [("qvo1",), ("qvo2", "qvo3")]
 
 
 def test_a_failed_batch_gives_each_plug_its_own_result(vsctl):
@@ -75,7 +76,7 @@ def test_a_failed_batch_gives_each_plug_its_own_result(vsctl):
     threading.Thread(target=adder._run, args=("/run/a",)).start()
     for t in threads:
         t.join(5)
-    assert results == {"qvo1": "ok", "bad": "ovs-vsctl: cannot add bad"}
+    assert results == {"qvo1": "ok", "bad": "OVSDB: cannot add bad"}
     assert len(calls) == 3                    # the batch, then one each
 
 

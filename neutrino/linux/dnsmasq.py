@@ -7,11 +7,14 @@ back the moment a watched dnsmasq exits: no polling.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import select
 import signal
+import struct
 import threading
+import time
 from typing import Callable, Hashable
 
 from neutrino.errors import NeutrinoError
@@ -68,12 +71,70 @@ def start(cmdline: list[str] | tuple[str, ...], netns: str | None = None) -> int
     return pid
 
 
-def reload(pid: int) -> None:
-    """SIGHUP: dnsmasq re-reads its host, addn-hosts and opts files."""
+def reload(pid: int, reread: list[str] | tuple[str, ...] = (), timeout: float = 1.0) -> bool:
+    """SIGHUP: dnsmasq re-reads its host, addn-hosts and opts files.
+
+    With ``reread`` (files it re-reads on SIGHUP), returns once dnsmasq has
+    read each of them, seen by inotify as it closes a file it only read, or
+    after ``timeout`` (then False). dnsmasq is single-threaded and updates its
+    hosts right after reading, so a request it takes from then on sees them:
+    the DHCP agent says a port is ready only then. (Said at the signal, a
+    client quick enough met the old hosts, got no offer and waited a second
+    for its retry.)
+    """
+    watch = _CloseWatch(reread) if reread else None
     try:
-        os.kill(pid, signal.SIGHUP)
-    except ProcessLookupError:
-        raise NeutrinoError(f"dnsmasq {pid} is gone") from None
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except ProcessLookupError:
+            raise NeutrinoError(f"dnsmasq {pid} is gone") from None
+        return watch.wait(timeout) if watch else True
+    finally:
+        if watch:
+            watch.close()
+
+
+IN_CLOSE_NOWRITE = 0x10
+_EVENT = struct.Struct("iIII")        # struct inotify_event, before its name
+
+
+class _CloseWatch:
+    """inotify on files, for the close of a read-only open of each."""
+
+    def __init__(self, paths):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0:
+            raise NeutrinoError(f"inotify: {os.strerror(ctypes.get_errno())}")
+        self.pending: set[int] = set()
+        for path in paths:
+            wd = libc.inotify_add_watch(self.fd, os.fsencode(path), IN_CLOSE_NOWRITE)
+            if wd < 0:
+                self.close()
+                raise NeutrinoError(f"inotify on {path}: {os.strerror(ctypes.get_errno())}")
+            self.pending.add(wd)
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not poller.poll(left * 1000):
+                return False
+            data = os.read(self.fd, 4096)
+            offset = 0
+            while offset + _EVENT.size <= len(data):
+                wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
+                if mask & IN_CLOSE_NOWRITE:
+                    self.pending.discard(wd)
+                offset += _EVENT.size + length
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def stop(pid_file: str) -> None:

@@ -150,10 +150,11 @@ class DhcpDriver:
 
     # -- files and process ----------------------------------------------------
 
-    def _write_files(self, plan: DhcpPlan) -> bool:
+    def _write_files(self, plan: DhcpPlan) -> list[str]:
+        """Write the plan's files that differ; returns their paths."""
         os.makedirs(plan.conf_dir, exist_ok=True)
         os.chmod(plan.conf_dir, 0o755)   # dnsmasq re-reads them as "nobody" on SIGHUP
-        changed = False
+        changed = []
         for name, text in plan.files.items():
             path = os.path.join(plan.conf_dir, name)
             try:
@@ -167,7 +168,7 @@ class DhcpDriver:
                 f.write(text)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
-            changed = True
+            changed.append(path)
         return changed
 
     def _seed_leases(self, plan: DhcpPlan, network: dict) -> None:
@@ -209,7 +210,9 @@ class DhcpDriver:
         if pid is not None and tuple(dnsmasq.cmdline_of(pid)) == cmdline:
             if changed:
                 self._release_unused_leases(plan)
-                dnsmasq.reload(pid)
+                if not dnsmasq.reload(pid, reread=changed):
+                    LOG.warning("dnsmasq %s did not re-read %s within a second", pid,
+                                ", ".join(map(os.path.basename, changed)))
                 return Applied("reloaded", pid, True)
             return Applied("unchanged", pid, False)
         action = "started"
@@ -218,7 +221,7 @@ class DhcpDriver:
             action = "restarted"
         self._seed_leases(plan, network)
         pid = dnsmasq.start(cmdline, netns=plan.namespace)
-        return Applied(action, pid, changed)
+        return Applied(action, pid, bool(changed))
 
     def _release_unused_leases(self, plan: DhcpPlan) -> None:
         """``dhcp_release`` (dnsmasq-utils) in the namespace for every lease whose

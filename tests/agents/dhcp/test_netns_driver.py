@@ -39,8 +39,8 @@ def test_user_root_when_a_parent_is_private(tmp_path):
 def test_files_written_only_when_changed(tmp_path):
     plan = plan_in(tmp_path)
     driver = DhcpDriver()
-    assert driver._write_files(plan) is True
-    assert driver._write_files(plan) is False
+    assert sorted(map(os.path.basename, driver._write_files(plan))) == sorted(plan.files)
+    assert driver._write_files(plan) == []
     assert open(os.path.join(plan.conf_dir, "host")).read() == plan.files["host"]
     assert os.stat(os.path.join(plan.conf_dir, "opts")).st_mode & 0o777 == 0o644
 

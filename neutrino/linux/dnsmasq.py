@@ -57,17 +57,27 @@ def running_pid(pid_file: str) -> int | None:
     return pid
 
 
-def start(cmdline: list[str] | tuple[str, ...], netns: str | None = None) -> int:
-    """Run dnsmasq (it daemonises itself) and return the daemon's pid."""
+def start(cmdline: list[str] | tuple[str, ...], netns: str | None = None,
+          reread: list[str] | tuple[str, ...] = (), timeout: float = 1.0) -> int:
+    """Run dnsmasq (it daemonises itself) and return the daemon's pid; with
+    ``reread``, once it has read each of those files too (see ``reload``)."""
     pid_file = pid_file_of(cmdline)
     try:
         os.unlink(pid_file)
     except FileNotFoundError:
         pass
-    proc.run(list(cmdline), netns=netns, timeout=15)
-    pid = running_pid(pid_file)
-    if pid is None:
-        raise NeutrinoError(f"dnsmasq did not stay up (pid file {pid_file})")
+    watch = _CloseWatch(reread) if reread else None
+    try:
+        proc.run(list(cmdline), netns=netns, timeout=15)
+        pid = running_pid(pid_file)
+        if pid is None:
+            raise NeutrinoError(f"dnsmasq did not stay up (pid file {pid_file})")
+        if watch and not watch.wait(timeout):
+            LOG.warning("dnsmasq %s started without reading %s within %g s", pid,
+                        ", ".join(map(os.path.basename, reread)), timeout)
+    finally:
+        if watch:
+            watch.close()
     return pid
 
 

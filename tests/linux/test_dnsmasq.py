@@ -66,11 +66,14 @@ def served(tmp_path):
         ip.veth_add("d0", "d1", netns=ns)
         ip.addr_add("d0", "10.77.0.2/24", netns=ns)
         ip.set_up("d0", netns=ns)
+        started = time.monotonic()
         pid = dnsmasq.start(["dnsmasq", "--no-hosts", "--no-resolv", "--port=0",
                              "--interface=d0", "--bind-interfaces", "--user=root",
                              "--dhcp-range=10.77.0.0,static,255.255.255.0",
                              f"--dhcp-hostsfile={hosts}", f"--pid-file={pid_file}",
-                             f"--dhcp-leasefile={tmp_path / 'leases'}"], netns=ns)
+                             f"--dhcp-leasefile={tmp_path / 'leases'}"], netns=ns,
+                            reread=[str(hosts)], timeout=5)
+        assert time.monotonic() - started < 4          # it read its hosts: no wait for the timeout
         yield pid, hosts
     finally:
         dnsmasq.stop(str(pid_file))

@@ -220,7 +220,8 @@ class DhcpDriver:
             dnsmasq.stop(plan.pid_file)
             action = "restarted"
         self._seed_leases(plan, network)
-        pid = dnsmasq.start(cmdline, netns=plan.namespace)
+        pid = dnsmasq.start(cmdline, netns=plan.namespace,
+                            reread=[os.path.join(plan.conf_dir, name) for name in plan.files])
         return Applied(action, pid, bool(changed))
 
     def _release_unused_leases(self, plan: DhcpPlan) -> None:

@@ -104,6 +104,7 @@ def comment_rule(rule: str, comment: str | None) -> str:
     return f"{rule} {match}"
 
 
+_CHAIN_REF = re.compile(r"\$(\S+)")
 _MAC = re.compile(r"(--mac-source) (\S+)")
 _BARE_COMMENT = re.compile(r'(--comment) "([^"\s\\]*)"')
 
@@ -172,7 +173,9 @@ class Table:
 
     def expand(self, rule: str) -> str:
         """Replace ``$name`` by the wrapped chain name, as Neutron does."""
-        return re.sub(r"\$(\S+)", lambda m: self.wrap(m.group(1)), rule)
+        if "$" not in rule:
+            return rule
+        return _CHAIN_REF.sub(lambda m: self.wrap(m.group(1)), rule)
 
     def add_rule(self, chain: str, rule: str, wrap: bool = True, top: bool = False,
                  comment: str | None = None) -> str:

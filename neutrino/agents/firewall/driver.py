@@ -40,6 +40,7 @@ class FirewallDriver:
         self.ipsets = ipsets or IpsetManager(netns=netns)
         self.flush_conntrack = flush_conntrack
         self.plan: FirewallPlan | None = None
+        self._applied_text: list[str] = []  # self.plan's ruleset rendered
         self._zones: dict[str, int] | None = None
         self._lock = threading.Lock()
 
@@ -86,7 +87,8 @@ class FirewallDriver:
         fresh = verify or previous is None
         if fresh or previous.ipsets != plan.ipsets:
             self.ipsets.apply(plan.ipsets, verify=verify)
-        if fresh or _rendered(previous) != _rendered(plan):
+        text = _rendered(plan)
+        if fresh or self._applied_text != text:
             applied = self.iptables.apply(plan.ruleset, verify=verify)
             LOG.debug("firewall: %d ports, iptables lines applied %s", len(ports),
                       {fam: len(lines) for fam, lines in applied.items()})
@@ -96,6 +98,7 @@ class FirewallDriver:
             self.ipsets.destroy(stale)
         self._zones = dict(plan.zones)
         self.plan = plan
+        self._applied_text = text
         if self.flush_conntrack and previous is not None:
             self._forget_connections(previous, plan)
         return plan

@@ -226,12 +226,12 @@ def _start_dhcp_client(lab: Lab, inst: dict) -> int:
     key, _, value = lab.env_tag.partition("=")
     # -R: release the lease when stopped, so a deleted instance's address is
     # free again in dnsmasq at once (Neutron does it with dhcp_release).
-    return proc.spawn(["busybox", "udhcpc", "-f", "-R", "-i", "eth0", "-s", _script(lab),
-                       "-O", "mtu", "-x", f"hostname:{inst['name']}",
-                       "-T", "1", "-t", "5", "-A", "1"],
-                      log_path=os.path.join(_dir(lab), f"{inst['name']}.log"),
-                      env={key: value, "NEUTRINO_LEASE_FILE": lease_path(lab, inst["name"])},
-                      netns=inst["netns"])
+    return ip.spawn_in(inst["netns"], ["busybox", "udhcpc", "-f", "-R", "-i", "eth0",
+                                       "-s", _script(lab), "-O", "mtu",
+                                       "-x", f"hostname:{inst['name']}",
+                                       "-T", "1", "-t", "5", "-A", "1"],
+                       log_path=os.path.join(_dir(lab), f"{inst['name']}.log"),
+                       env={key: value, "NEUTRINO_LEASE_FILE": lease_path(lab, inst["name"])})
 
 
 def _destroy(lab: Lab, inst: dict, api: LabApi | None) -> None:

@@ -511,6 +511,14 @@ def socket_in(netns: str | None, family: int, kind: int, proto: int = 0) -> sock
     return _worker(netns).call(socket.socket, family, kind, proto)
 
 
+def spawn_in(netns: str | None, cmd: list[str], log_path: str | None = None,
+             env: dict | None = None) -> int:
+    """``proc.spawn`` made by the namespace's thread: a child inherits the
+    namespaces of the thread that forks it, so it starts inside without an
+    ``nsenter`` exec in front of it."""
+    return _worker(netns).call(proc.spawn, cmd, log_path=log_path, env=env)
+
+
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1

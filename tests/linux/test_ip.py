@@ -1,3 +1,4 @@
+import os
 import secrets
 import socket
 
@@ -155,3 +156,13 @@ def test_a_socket_made_in_a_namespace_stays_there(two_ns):
     with ip.socket_in(b, socket.AF_INET, socket.SOCK_DGRAM) as other:
         with pytest.raises(OSError):
             other.bind(("10.254.7.1", 0))
+
+
+@pytest.mark.dataplane
+def test_a_process_spawned_by_a_namespaces_thread_starts_inside_it(two_ns, tmp_path):
+    a, _ = two_ns
+    out = tmp_path / "ns"
+    pid = ip.spawn_in(a, ["sh", "-c", f"readlink /proc/self/ns/net > {out}.tmp && mv {out}.tmp {out}"])
+    assert proc.wait_exit(pid, 5)
+    inode = os.stat(f"{proc.NETNS_DIR}/{a}").st_ino
+    assert out.read_text().strip() == f"net:[{inode}]"

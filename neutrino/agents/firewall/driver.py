@@ -93,7 +93,8 @@ class FirewallDriver:
             LOG.debug("firewall: %d ports, iptables lines applied %s", len(ports),
                       {fam: len(lines) for fam, lines in applied.items()})
         if fresh or previous.ipsets.keys() != plan.ipsets.keys():
-            stale = [name for name in self.ipsets.sets(verify)
+            # A verify read the sets in the apply above: no second ipset save.
+            stale = [name for name in self.ipsets.sets()
                      if name.startswith(IPSET_PREFIXES) and name not in plan.ipsets]
             self.ipsets.destroy(stale)
         self._zones = dict(plan.zones)

@@ -187,3 +187,4 @@ def test_adding_an_eleventh_port_reads_nothing_from_the_kernel():
     rec.calls.clear()
     drv.resync(ports(11), DEFAULT_GROUP, members(11))
     assert {"iptables-save", "ip6tables-save", "ipset save"} <= set(rec.names())
+    assert rec.names().count("ipset save") == 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from neutrino.agents.ovs import br_int, desired
 from neutrino.agents.ovs.differ import FlowChanges, flow_changes, ovsdb_edits
-from neutrino.agents.ovs.state import AgentConfig
+from neutrino.agents.ovs.state import DEAD_VLAN_TAG, AgentConfig
 from neutrino.agents.ovs.vlans import LocalVlans
 from neutrino.linux import ovs
 
@@ -229,17 +229,20 @@ class Reconciler:
         When the edits only change existing ports (``SetPort``: a port's tag
         and other_config, the usual pass of a burst of plugs), the flows do
         not depend on them: the ports' ofports are in ``snap`` already and
-        ``desired.compute`` would give the same flows after the edits. So the
+        ``desired.compute`` would give the same flows after the edits (a port
+        plugged meanwhile is the next pass's, as for the firewall). So the
         flows go out while the OVSDB transaction waits for ovs-vswitchd, and
         the pass skips computing again. This opens nothing early: a port's
         own flows only restrict what it may send (anti-spoofing, or the drop
-        of a dead port); where its packets go is its tag, and until the tag
-        lands the port stays where it was (untagged as plugged, or in the
-        dead VLAN 4095). Ports are reported up only after both are done
-        (``run``), against a snapshot taken after the edits.
+        of a dead port); which ports and networks it reaches is its tag, and
+        until the tag lands the port stays where it was (as plugged, or in
+        its former VLAN). A port leaving the dead VLAN 4095 is the exception
+        (its flows remove the drop that keeps it silent there), so a pass
+        with one keeps the order below. Ports are reported up only after
+        both are done (``run``), against a snapshot taken after the edits.
 
-        Edits that add or delete bridges, ports or interfaces (or change an
-        interface, which may renumber it) come first: the flows need the
+        Other edits (bridges, ports or interfaces added, deleted or changed:
+        a changed interface may be renumbered) come first: the flows need the
         ofports ovs-vswitchd gives the new rows, read from a new snapshot.
         """
         for edit in edits:
@@ -273,9 +276,13 @@ class Reconciler:
     @staticmethod
     def _retag_only(edits, snap) -> bool:
         """True when ``edits`` only set the tag/other_config of ports that
-        have their ofport already: the flows do not wait for them."""
-        return all(isinstance(edit, ovs.SetPort) and snap.ofport(edit.name) > 0
-                   for edit in edits)
+        have their ofport already and do not leave the dead VLAN: their
+        flows need not wait for the edits (see ``_wire``)."""
+        def early_flows_safe(edit) -> bool:
+            row = snap.ports.get(edit.name) if isinstance(edit, ovs.SetPort) else None
+            return (row is not None and row.ofport > 0
+                    and (row.tag != DEAD_VLAN_TAG or edit.tag == DEAD_VLAN_TAG))
+        return all(early_flows_safe(edit) for edit in edits)
 
     @staticmethod
     def _timed(call, *args) -> float:

@@ -580,3 +580,30 @@ def test_failed_flows_fail_the_pass_after_the_edits_and_the_next_retries(config,
     row = driver.snapshot().ports[name]
     assert (2, f"in_port={row.ofport},dl_src={server.ports[port]['mac_address']}",
             "goto_table:30") in matches(driver, "br-int", 25)
+
+
+def test_port_leaving_the_dead_vlan_is_tagged_before_its_drop_goes(config, server):
+    """A dead port is silent through its drop flow: the flows that replace
+    it wait until the port has left VLAN 4095, as in the order before."""
+    driver, rec = gated(config, server)
+    port = server.port(server.network(), binding_vif_type="binding_failed")
+    name = "qvo" + port[:11]
+    driver.plug(name, port, server.ports[port]["mac_address"])
+    rec.run()
+    ofport = driver.snapshot().ports[name].ofport
+    assert driver.snapshot().ports[name].tag == 4095
+    assert (2, f"in_port={ofport}", "drop") in matches(driver, "br-int", 0)
+    server.ports[port]["binding_vif_type"] = "ovs"
+    rec.forget_port(port)
+    dead_drop_at_flows, flows_begun = [], threading.Event()
+
+    def drop_still_needed(bridge):
+        if bridge == "br-int":
+            dead_drop_at_flows.append(driver.snapshot().ports[name].tag)
+            flows_begun.set()
+    driver.flows_gate = drop_still_needed
+    # Flows sent beside the edits would begin while this waits (and see 4095).
+    driver.ovsdb_gate = lambda edits: flows_begun.wait(1)
+    assert rec.run().devices_up == [port]
+    assert dead_drop_at_flows == [1]
+    assert (2, f"in_port={ofport}", "drop") not in matches(driver, "br-int", 0)

@@ -195,18 +195,20 @@ class Reconciler:
         t = result.timed("snapshot", t)
         asked = self._fetch_details(snap)
         t = result.timed("details", t)
-        want = desired.compute(self.config, snap, self.devices, self.vlans,
-                               self.remotes, self.cookie)
-        edits = ovsdb_edits(want, snap)
-        t = result.timed("compute", t)
-        # The firewall (a server call, iptables-restore) runs beside the OVSDB
-        # edits and flows (waits on ovs-vswitchd): the pass takes the longer
-        # of the two, not their sum. Its ports are those this pass asked
-        # about; one plugged meanwhile is the next pass's.
+        # The firewall (a server call, iptables-restore) runs beside the
+        # compute, OVSDB edits and flows (waits on ovs-vswitchd): the pass
+        # takes the longer of the two, not their sum. It needs the details
+        # only, which nothing changes until the next pass. Its ports are
+        # those this pass asked about; one plugged meanwhile is the next
+        # pass's.
         firewall = None
         if self.firewall is not None:
             firewall = self._beside.submit(self._sync_firewall, asked, verify)
         try:
+            want = desired.compute(self.config, snap, self.devices, self.vlans,
+                                   self.remotes, self.cookie)
+            edits = ovsdb_edits(want, snap)
+            t = result.timed("compute", t)
             want, snap = self._wire(want, snap, edits, verify, result)
         finally:
             unfiltered, fw_seconds = firewall.result() if firewall else (set(), 0.0)

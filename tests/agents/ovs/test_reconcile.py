@@ -607,3 +607,30 @@ def test_port_leaving_the_dead_vlan_is_tagged_before_its_drop_goes(config, serve
     assert rec.run().devices_up == [port]
     assert dead_drop_at_flows == [1]
     assert (2, f"in_port={ofport}", "drop") not in matches(driver, "br-int", 0)
+
+
+def test_firewall_starts_before_the_compute(config, server, fw, monkeypatch):
+    """The firewall needs the details only: it is under way while the pass
+    computes (computing first, the compute below would time out)."""
+    from neutrino.agents.ovs import desired
+    from neutrino.agents.ovs.firewall_hook import FirewallHook
+    driver = RecordingDriver()
+    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
+    rec = Reconciler(config, driver, server, hook)
+    rec.run()
+    port = server.port(server.network())
+    driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
+    firewall_started, met = threading.Event(), []
+    update, compute = fw.update, desired.compute
+
+    def started_update(ports, groups, members):
+        firewall_started.set()
+        update(ports, groups, members)
+
+    def compute_after_firewall(*args):
+        met.append(firewall_started.wait(5))
+        return compute(*args)
+    fw.update = started_update
+    monkeypatch.setattr(desired, "compute", compute_after_firewall)
+    assert rec.run().devices_up == [port]
+    assert met and all(met)

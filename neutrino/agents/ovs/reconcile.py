@@ -5,12 +5,14 @@ check and a full resync; only what is forgotten beforehand differs. It never
 tears down what already matches, so a restarted agent changes nothing on a
 node that is right.
 
-Order inside a pass (both OVSDB and OpenFlow wait on the same busy
-ovs-vswitchd, so what can overlap does): the firewall runs beside the wiring;
-the wiring applies the OVSDB edits and the flows of every bridge side by side
-when the edits only retag existing ports (see ``Reconciler._wire``), else the
-edits first and the flows after; the flows of the bridges go out side by side;
-the ports are reported up only once all of it is done.
+Order inside a pass (OVSDB transactions, ``ovs-ofctl`` and the firewall each
+wait on something else, so what can overlap does): snapshot, then the
+server's details; the firewall then runs beside the compute and the wiring.
+The wiring applies the OVSDB edits and the flows side by side when the edits
+only retag ports that have an ofport and do not leave the dead VLAN, else the
+edits first and the flows after (why that is safe: ``Reconciler._wire``); the
+bridges' flows go out side by side. Ports are reported up only once all of it
+is done.
 """
 from __future__ import annotations
 

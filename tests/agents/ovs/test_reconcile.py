@@ -6,15 +6,18 @@ import pytest
 
 from neutrino.agents.ovs import br_int, br_tun
 from neutrino.agents.ovs.driver import RecordingDriver
+from neutrino.agents.ovs.firewall_hook import FirewallHook
 from neutrino.agents.ovs.reconcile import Reconciler
 from neutrino.linux import ovs
 from neutrino.linux.openflow import Flow
 
 
-def started(config, server):
-    """A node where the agent ran once (bridges exist, nothing plugged)."""
+def started(config, server, fw=None):
+    """A node where the agent ran once (bridges exist, nothing plugged); with
+    ``fw``, a firewall driver, its ports are filtered as the agent's are."""
     driver = RecordingDriver()
-    rec = Reconciler(config, driver, server)
+    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None) if fw is not None else None
+    rec = Reconciler(config, driver, server, hook)
     rec.run()
     return driver, rec
 
@@ -327,11 +330,7 @@ def test_port_plugged_during_a_pass_does_not_hold_back_the_others(config, server
     """Instances booted at once: a qvo appearing while the pass runs (seen by
     the snapshot after the OVSDB edits, not asked about yet) waits for the
     next pass; the port the pass fetched is filtered and reported up now."""
-    from neutrino.agents.ovs.firewall_hook import FirewallHook
-    driver = RecordingDriver()
-    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
-    rec = Reconciler(config, driver, server, hook)
-    rec.run()
+    driver, rec = started(config, server, fw)
     net = server.network()
     first = server.port(net, ip="10.0.0.5")
     late = server.port(net, ip="10.0.0.6")
@@ -353,13 +352,7 @@ def test_port_plugged_during_a_pass_does_not_hold_back_the_others(config, server
 def test_firewall_runs_beside_the_flows(config, server, fw):
     """The pass applies the flows while the firewall updates (each waits for
     the other to have started: run one after the other, both would time out)."""
-    import threading
-
-    from neutrino.agents.ovs.firewall_hook import FirewallHook
-    driver = RecordingDriver()
-    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
-    rec = Reconciler(config, driver, server, hook)
-    rec.run()
+    driver, rec = started(config, server, fw)
     port = server.port(server.network())
     driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
     flows_started, firewall_started = threading.Event(), threading.Event()
@@ -383,7 +376,6 @@ def test_firewall_runs_beside_the_flows(config, server, fw):
 def test_report_in_flight_while_the_next_pass_starts(config, server):
     """The agent's passes do not wait for the server to take their report;
     the next pass counts it and reports nothing twice."""
-    import threading
     driver, rec = started(config, server)
     port = server.port(server.network())
     driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
@@ -613,11 +605,7 @@ def test_firewall_starts_before_the_compute(config, server, fw, monkeypatch):
     """The firewall needs the details only: it is under way while the pass
     computes (computing first, the compute below would time out)."""
     from neutrino.agents.ovs import desired
-    from neutrino.agents.ovs.firewall_hook import FirewallHook
-    driver = RecordingDriver()
-    hook = FirewallHook(server, fw, bridge_netfilter=lambda: None)
-    rec = Reconciler(config, driver, server, hook)
-    rec.run()
+    driver, rec = started(config, server, fw)
     port = server.port(server.network())
     driver.plug("qvo" + port[:11], port, server.ports[port]["mac_address"])
     firewall_started, met = threading.Event(), []

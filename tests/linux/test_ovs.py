@@ -32,21 +32,6 @@ def two_switches():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture
-def one_switch():
-    tmp = tempfile.mkdtemp(prefix="nt-ovsdb-")
-    ns = f"nt-ovsdb-{secrets.token_hex(3)}"
-    rundir = f"{tmp}/run"
-    try:
-        proc.run(["ip", "netns", "add", ns])
-        ovs_daemons.start_ovs(rundir, f"{tmp}/db", f"{tmp}/log", netns=ns)
-        yield ns, rundir
-    finally:
-        ovs_daemons.stop_ovs(rundir)
-        proc.run(["ip", "netns", "del", ns], check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def vsctl(node, *args):
     ns, rundir = node
     return proc.run(["env", f"OVS_RUNDIR={rundir}", "ovs-vsctl", "--timeout=10", *args],

@@ -1,30 +1,18 @@
 """OVSDB transactions without an IDL, against a real ovsdb-server and ovs-vswitchd."""
-import secrets
-import shutil
-import tempfile
-
 import pytest
 
 from neutrino.errors import NeutrinoError
-from neutrino.linux import ovs_daemons, ovsdb_transact, proc
+from neutrino.linux import ovs_daemons, ovsdb_transact
 from neutrino.linux.ovsdb_transact import NewPort
 
 
 @pytest.fixture
-def switch():
-    tmp = tempfile.mkdtemp(prefix="nt-ovsdbtx-")
-    ns = f"nt-ovsdbtx-{secrets.token_hex(3)}"
-    rundir = f"{tmp}/run"
-    try:
-        proc.run(["ip", "netns", "add", ns])
-        ovs_daemons.start_ovs(rundir, f"{tmp}/db", f"{tmp}/log", netns=ns)
-        ovs_daemons.vsctl(rundir, "add-br", "br-int", "--", "set", "bridge", "br-int",
-                          "datapath_type=netdev")
-        yield rundir, ovs_daemons.db_sock(rundir)
-    finally:
-        ovs_daemons.stop_ovs(rundir)
-        proc.run(["ip", "netns", "del", ns], check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+def switch(one_switch):
+    """A switch with br-int: (rundir, database socket)."""
+    _, rundir = one_switch
+    ovs_daemons.vsctl(rundir, "add-br", "br-int", "--", "set", "bridge", "br-int",
+                      "datapath_type=netdev")
+    return rundir, ovs_daemons.db_sock(rundir)
 
 
 def external_ids(rundir, name):

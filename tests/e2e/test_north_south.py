@@ -42,10 +42,11 @@ NAME_SERVER = ("import socket,sys\n"
                "s.bind(('0.0.0.0',22)); s.listen(16)\n"
                "while True:\n"
                "    c,a=s.accept(); c.sendall((sys.argv[1]+'\\n').encode()); c.close()\n")
-# Echoes every line on port 7000 (upstream side of the agent-restart test).
+# Echoes every line on port 7000 (upstream side of the agent-restart test); says when it listens.
 ECHO_SERVER = ("import socket,threading\n"
                "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                "s.bind(('0.0.0.0',7000)); s.listen(4)\n"
+               "print('listening',flush=True)\n"
                "def serve(c):\n"
                "    while (d:=c.recv(4096)): c.sendall(d)\n"
                "while True:\n"
@@ -393,9 +394,10 @@ def test_deleting_a_router_removes_its_namespace_and_ports(ns):
 def test_l3_agent_restart_keeps_connections_and_rules(ns):
     cloud, router_id = ns.cloud, ns.r1["id"]
     echo = subprocess.Popen(node.exec_argv(cloud.lab, "upstream", [
-        sys.executable, "-c", ECHO_SERVER]))
+        sys.executable, "-c", ECHO_SERVER]), stdout=subprocess.PIPE, text=True)
     stream = None
     try:
+        assert echo.stdout.readline().strip() == "listening", "the echo server did not start"
         assert wait_for(lambda: ns.seen_outside("n2") == ns.gateway_ip(router_id))
         before = ns.router_iptables(router_id)
         stream = ns.spawn_in("n2", STREAM_CLIENT, OUTSIDE, str(ECHO_PORT),

@@ -7,7 +7,6 @@ back the moment a watched dnsmasq exits: no polling.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import select
@@ -18,7 +17,7 @@ import time
 from typing import Callable, Hashable
 
 from neutrino.errors import NeutrinoError
-from neutrino.linux import proc
+from neutrino.linux import libc, proc
 
 LOG = logging.getLogger(__name__)
 
@@ -112,16 +111,16 @@ class _CloseWatch:
     """inotify on files, for the close of a read-only open of each."""
 
     def __init__(self, paths):
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        lib = libc.libc()
+        self.fd = lib.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
         if self.fd < 0:
-            raise NeutrinoError(f"inotify: {os.strerror(ctypes.get_errno())}")
+            raise NeutrinoError(f"inotify: {os.strerror(libc.errno())}")
         self.pending: set[int] = set()
         for path in paths:
-            wd = libc.inotify_add_watch(self.fd, os.fsencode(path), IN_CLOSE_NOWRITE)
+            wd = lib.inotify_add_watch(self.fd, os.fsencode(path), IN_CLOSE_NOWRITE)
             if wd < 0:
                 self.close()
-                raise NeutrinoError(f"inotify on {path}: {os.strerror(ctypes.get_errno())}")
+                raise NeutrinoError(f"inotify on {path}: {os.strerror(libc.errno())}")
             self.pending.add(wd)
 
     def wait(self, timeout: float) -> bool:

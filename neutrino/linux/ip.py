@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import array
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import functools
@@ -21,11 +20,13 @@ import socket
 import struct
 import threading
 from concurrent.futures import Future
+from typing import Callable, TypeVar
 
 from neutrino.errors import CommandFailed, NeutrinoError
-from neutrino.linux import proc
+from neutrino.linux import libc, proc
 
 NETNS_DIR = proc.NETNS_DIR
+T = TypeVar("T")
 
 _workers: dict = {}
 _registry = threading.Lock()
@@ -258,14 +259,7 @@ def netns_delete(name: str) -> None:
 
 
 MNT_DETACH = 2
-_libc_handle = None
-
-
-def _libc():
-    global _libc_handle
-    if _libc_handle is None:
-        _libc_handle = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return _libc_handle
+_libc = libc.libc
 
 
 def _check_name(name: str) -> None:
@@ -503,6 +497,36 @@ def _write_sysctls(values: dict, netns: str) -> None:
                 f.write(str(value))
         except OSError as exc:
             raise NeutrinoError(f"sysctl {key}={value}{_where(netns)}: {exc.strerror}") from None
+
+
+def made_in(netns: str | None, make: Callable[[], T]) -> T:
+    """``make()`` run by the calling thread switched into ``netns``, then
+    back. For a socket that must be created inside a namespace (it stays
+    there) by a thread that must not stay there, without the namespace's
+    long-lived worker thread (``socket_in``): a router's or a network's
+    namespace is deleted while the agent runs on, and a thread inside one
+    would keep it and its devices alive."""
+    if not netns:
+        return make()
+    _check_name(netns)
+    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    try:
+        try:
+            target = os.open(f"{NETNS_DIR}/{netns}", os.O_RDONLY)
+        except FileNotFoundError:
+            raise NeutrinoError(f"no network namespace {netns!r}") from None
+        try:
+            if _libc().setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns {netns}")
+        finally:
+            os.close(target)
+        try:
+            return make()
+        finally:
+            if _libc().setns(own, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
+    finally:
+        os.close(own)
 
 
 def socket_in(netns: str | None, family: int, kind: int, proto: int = 0) -> socket.socket:

@@ -1,6 +1,7 @@
 import os
 import secrets
 import socket
+import threading
 
 import pytest
 
@@ -156,6 +157,27 @@ def test_a_socket_made_in_a_namespace_stays_there(two_ns):
     with ip.socket_in(b, socket.AF_INET, socket.SOCK_DGRAM) as other:
         with pytest.raises(OSError):
             other.bind(("10.254.7.1", 0))
+
+
+@pytest.mark.dataplane
+def test_made_in_builds_inside_and_leaves_the_thread_at_home(two_ns):
+    a, _ = two_ns
+    ip.veth_add("nt-m", "nt-n", netns=a)
+    ip.addr_add("nt-m", "10.254.8.1/24", netns=a)
+    home = os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino
+
+    def make():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("10.254.8.1", 0))               # the address exists in a only
+        return sock
+    with ip.made_in(a, make) as inside:
+        assert inside.getsockname()[0] == "10.254.8.1"
+    assert os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino == home
+    with pytest.raises(OSError):
+        make()                                      # back home: no such address here
+    with pytest.raises(NeutrinoError, match="no network namespace"):
+        ip.made_in("neutrino-missing-" + secrets.token_hex(3), make)
+    assert os.stat(f"/proc/self/task/{threading.get_native_id()}/ns/net").st_ino == home
 
 
 @pytest.mark.dataplane

@@ -10,7 +10,6 @@ waiting on the socket with ``select`` (events would sit unread).
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import select
@@ -20,14 +19,13 @@ import threading
 from typing import Callable
 
 from neutrino.errors import NeutrinoError
-from neutrino.linux.proc import NETNS_DIR
+from neutrino.linux import ip
 
 LOG = logging.getLogger(__name__)
 
 RTMGRP_LINK = 1
 RTM_NEWLINK = 16
 IFLA_IFNAME = 3
-CLONE_NEWNET = 0x40000000
 NLMSG_HDR = struct.Struct("=IHHII")
 IFINFOMSG_LEN = 16
 RTA_HDR = struct.Struct("=HH")
@@ -62,26 +60,7 @@ def _socket_in(netns: str | None) -> socket.socket:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         sock.bind((0, RTMGRP_LINK))
         return sock
-    if not netns:
-        return open_socket()
-    libc = ctypes.CDLL(None, use_errno=True)
-    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
-    try:
-        target = os.open(f"{NETNS_DIR}/{netns}", os.O_RDONLY)
-    except FileNotFoundError:
-        os.close(own)
-        raise NeutrinoError(f"no network namespace {netns!r}") from None
-    try:
-        if libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-        try:
-            return open_socket()
-        finally:
-            if libc.setns(own, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(target)
-        os.close(own)
+    return ip.made_in(netns, open_socket)
 
 
 class LinkWatcher:

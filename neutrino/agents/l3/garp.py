@@ -8,19 +8,16 @@ reply per round, the first round at once.
 """
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import logging
-import os
 import socket
 import struct
 import threading
 
-from neutrino.linux.proc import NETNS_DIR
+from neutrino.linux.ip import made_in
 
 LOG = logging.getLogger(__name__)
 
-CLONE_NEWNET = 0x40000000
 ETH_P_ARP = 0x0806
 BROADCAST = b"\xff" * 6
 ROUNDS = 3
@@ -41,22 +38,7 @@ def _packet_socket(netns: str | None, device: str) -> socket.socket:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
         sock.bind((device, ETH_P_ARP))
         return sock
-    if not netns:
-        return make()
-    libc = ctypes.CDLL(None, use_errno=True)
-    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
-    target = os.open(f"{NETNS_DIR}/{netns}", os.O_RDONLY)
-    try:
-        if libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-        try:
-            return make()
-        finally:
-            if libc.setns(own, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(target)
-        os.close(own)
+    return made_in(netns, make)
 
 
 def send_once(netns: str | None, device: str, mac: str, ips: list[str]) -> None:

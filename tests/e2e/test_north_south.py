@@ -36,10 +36,11 @@ METADATA = "http://169.254.169.254"
 PORT = 22
 ECHO_PORT = 7000
 
-# Answers every connection on port 22 with the instance's name.
+# Answers every connection on port 22 with the instance's name; says when it listens.
 NAME_SERVER = ("import socket,sys\n"
                "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                "s.bind(('0.0.0.0',22)); s.listen(16)\n"
+               "print('listening',flush=True)\n"
                "while True:\n"
                "    c,a=s.accept(); c.sendall((sys.argv[1]+'\\n').encode()); c.close()\n")
 # Echoes every line on port 7000 (upstream side of the agent-restart test); says when it listens.
@@ -156,7 +157,9 @@ class NorthSouth:
         self.cloud.update("ports", self.vms[name]["port_id"], security_groups=[group["id"]])
 
     def serve(self, name: str) -> None:
-        self.servers.append(self.spawn_in(name, NAME_SERVER, name))
+        server = self.spawn_in(name, NAME_SERVER, name, stdout=subprocess.PIPE, text=True)
+        self.servers.append(server)
+        assert server.stdout.readline().strip() == "listening", f"no name server in {name}"
 
     def spawn_in(self, name: str, script: str, *args: str, **kw) -> subprocess.Popen:
         return subprocess.Popen(instances.exec_argv(self.cloud.lab, name, [

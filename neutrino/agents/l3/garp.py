@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 
+from neutrino.errors import NeutrinoError
 from neutrino.linux.ip import made_in
 
 LOG = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def announce(netns: str | None, device: str, mac: str, ips: list[str],
                 return
             try:
                 send_once(netns, device, mac, ips)
-            except OSError as exc:
+            except (OSError, NeutrinoError) as exc:    # the router may be gone meanwhile
                 LOG.warning("gratuitous ARP for %s on %s failed: %s", ips, device, exc)
                 return
     thread = threading.Thread(target=run, name=f"garp-{device}", daemon=True)

@@ -1,6 +1,8 @@
+import logging
+import secrets
 import struct
 
-from neutrino.agents.l3.garp import arp_frame
+from neutrino.agents.l3.garp import announce, arp_frame
 
 
 def test_gratuitous_arp_request_and_reply_frames():
@@ -15,3 +17,11 @@ def test_gratuitous_arp_request_and_reply_frames():
             "!HHBBH6s4s6s4s", frame[14:])
         assert (htype, ptype, hlen, plen, got_op) == (1, 0x0800, 6, 4, op)
         assert (sha, spa, tha, tpa) == (hw, addr, target_hw, addr)
+
+
+def test_announcing_into_a_namespace_gone_meanwhile_only_warns(caplog):
+    """A router deleted between two rounds: the thread logs and ends, it does not raise."""
+    gone = "qrouter-" + secrets.token_hex(4)
+    with caplog.at_level(logging.WARNING, logger="neutrino.agents.l3.garp"):
+        announce(gone, "qg-x", "fa:16:3e:aa:00:01", ["172.24.4.20"], rounds=1).join(5)
+    assert f"no network namespace {gone!r}" in caplog.text

@@ -36,9 +36,13 @@ from neutrino.lab.layout import Lab  # noqa: E402
 from neutrino.linux import ip  # noqa: E402
 
 
+STATE_ROOT = "/tmp"
+"""Where the benchmark's labs keep their state (``--state-root``)."""
+
+
 def new_lab() -> Lab:
     name = f"bn{secrets.token_hex(3)}"
-    return Lab.locate(name, f"/tmp/nlab-{name}")
+    return Lab.locate(name, os.path.join(STATE_ROOT, f"nlab-{name}"))
 
 
 def quiet(_text: str) -> None:
@@ -378,6 +382,7 @@ def bench_memory_and_throughput() -> None:
 
 
 def main() -> int:
+    global STATE_ROOT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
@@ -386,8 +391,12 @@ def main() -> int:
                         help="instance boots one by one, all at once, or both (default)")
     parser.add_argument("--profile", action="store_true",
                         help="print where the CPU went during the all-at-once boots")
+    parser.add_argument("--state-root", default=STATE_ROOT,
+                        help="directory for the labs' state (default /tmp; /dev/shm keeps it "
+                             "in memory)")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    STATE_ROOT = args.state_root
+    print(f"machine: {machine()}; lab state under {STATE_ROOT}")
     if args.only in (None, "up"):
         bench_lab_up(args.rounds)
     if args.only in (None, "boot"):

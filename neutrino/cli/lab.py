@@ -28,6 +28,8 @@ def parser(command_after_dashes: bool = False) -> argparse.ArgumentParser:
                    help="do not start the server (implies --no-agents)")
     p.add_argument("--timeout", type=float, default=90,
                    help="seconds to wait for the server and agents (default 90)")
+    p.add_argument("--state-on-disk", action="store_true",
+                   help="keep a new state directory on disk (default: a tmpfs, in memory)")
     p = sub.add_parser("down", help="remove everything of the lab")
     _lab_args(p)
     p.add_argument("--all", action="store_true", help="every lab on this machine")
@@ -71,7 +73,8 @@ def main(argv: list[str]) -> int:
         from neutrino.lab import lifecycle
         lifecycle.up(lab, computes=args.computes, server=not args.no_server,
                      agents=not args.no_agents, timeout=args.timeout,
-                     say=lambda text: print(text, flush=True))
+                     say=lambda text: print(text, flush=True),
+                     state_in_memory=not args.state_on_disk)
         return 0
     if args.action == "down":
         return _down(lab, args.all)

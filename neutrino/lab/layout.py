@@ -3,7 +3,8 @@
 Lab ``L`` (default name ``default``):
 
 * state directory ``/var/lib/neutrino/labs/L`` (or ``--state-dir``; then
-  ``/var/lib/neutrino/labs/L`` is a symlink to it so ``--name L`` finds it);
+  ``/var/lib/neutrino/labs/L`` is a symlink to it so ``--name L`` finds it),
+  a tmpfs when ``lab up`` makes it (``lifecycle._state_in_memory``);
 * network namespaces ``nlab-L-<node>`` (nodes ``controller``, ``compute01``..),
   ``nlab-L-underlay`` (the Linux bridge ``underlay`` joining the nodes),
   ``nlab-L-vm-<instance>`` for instances, ``nlab-L-upstream`` (issue 4);
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from neutrino.errors import NeutrinoError
 
 LABS_DIR = "/var/lib/neutrino/labs"
+STATE_TMPFS = "neutrino-lab"
+"""The source name of the tmpfs a lab mounts on the state directory it makes."""
 DEFAULT_LAB = "default"
 DEFAULT_PORT = 9696
 DEFAULT_IDENTITY_PORT = 5000

@@ -16,7 +16,7 @@ from neutrino.lab import node as lab_node
 from neutrino.lab import accounts, services, upstream
 from neutrino.lab.api import LabApi
 from neutrino.lab.info import identity_url_of, read_info, write_info
-from neutrino.lab.layout import LABS_DIR, Lab, node_names, tunnel_ip
+from neutrino.lab.layout import LABS_DIR, STATE_TMPFS, Lab, node_names, tunnel_ip
 from neutrino.linux import ip, netns, ovs_daemons
 
 AGENT_TYPES = {"ovs": "Open vSwitch agent", "dhcp": "DHCP agent", "l3": "L3 agent",
@@ -41,8 +41,26 @@ def _check_state_dir(lab: Lab) -> None:
                             "(nodes get a private /run)")
 
 
+def _state_in_memory(lab: Lab) -> bool:
+    """Mount a tmpfs on the state directory when this lab makes it (absent or
+    empty): everything the lab writes then stays in memory, as its namespaces
+    do (neither outlives a reboot). On a disk, the DHCP agent's and the
+    instances' files replaced by rename (which ext4 flushes) and SQLite's
+    writes were in every boot's path: 20 boots at once reached their first
+    ping ~0.1 s later (README, Performance). A directory holding other files
+    stays on disk. False when the state is on disk."""
+    path = lab.state_dir
+    if netns.mount_source(path) == ("tmpfs", STATE_TMPFS):
+        return True
+    if os.path.isdir(path) and os.listdir(path):
+        return False
+    os.makedirs(path, exist_ok=True)
+    netns.mount_tmpfs(path, STATE_TMPFS)
+    return True
+
+
 def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
-       timeout: float = 90, say=print) -> dict:
+       timeout: float = 90, say=print, state_in_memory: bool = True) -> dict:
     """Bring ``lab`` up (or complete it); return its info dict (nodes, port, endpoint)."""
     t0 = time.monotonic()
     out_lock = threading.Lock()
@@ -53,12 +71,14 @@ def up(lab: Lab, computes: int = 2, server: bool = True, agents: bool = True,
 
     agents = agents and server
     _check_state_dir(lab)
+    in_memory = state_in_memory and _state_in_memory(lab)
     info = read_info(lab)
     nodes = node_names(computes)
     nodes += [n for n in info.get("nodes", []) if n not in nodes]
     os.makedirs(lab.path("log"), exist_ok=True)
     _register(lab)
-    step(f"lab {lab.name}: state in {lab.state_dir}, nodes {', '.join(nodes)}")
+    where = " (tmpfs)" if in_memory else ""
+    step(f"lab {lab.name}: state in {lab.state_dir}{where}, nodes {', '.join(nodes)}")
     port = info.get("port") or services.pick_port(lab)
     noauth_server = "identity_port" not in info    # a lab made before identity was on
     identity_port = (info.get("identity_port")

@@ -16,7 +16,7 @@ import signal
 
 from neutrino.errors import NeutrinoError
 from neutrino.lab import services, vif_events
-from neutrino.lab.layout import LABS_DIR, Lab, lab_name_of_netns
+from neutrino.lab.layout import LABS_DIR, STATE_TMPFS, Lab, lab_name_of_netns
 from neutrino.linux import ip, netns, proc
 
 TERM_GRACE = 3.0
@@ -124,6 +124,12 @@ def _remove_state(lab: Lab, say) -> None:
                 shutil.rmtree(path)
             else:
                 os.unlink(path)
+    if netns.mount_source(lab.state_dir) == ("tmpfs", STATE_TMPFS):
+        if os.listdir(lab.state_dir):
+            say(f"note: {lab.state_dir} holds files the lab did not make; its tmpfs is "
+                "left mounted")
+            return
+        netns.umount(lab.state_dir)
     try:
         os.rmdir(lab.state_dir)
     except FileNotFoundError:

@@ -51,6 +51,24 @@ def make_private_mount(path: str) -> None:
     proc.run(["mount", "--make-private", path])
 
 
+def mount_source(path: str) -> tuple[str, str] | None:
+    """(filesystem type, source) of the mount at ``path``, None when none is there."""
+    real = os.path.realpath(path)
+    found = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, rest = line.partition(" - ")
+            if _unescape(fields.split()[4]) == real:
+                fstype, source = rest.split()[:2]
+                found = (fstype, _unescape(source))      # the last one stacked wins
+    return found
+
+
+def mount_tmpfs(path: str, source: str) -> None:
+    """A fresh tmpfs on the directory ``path``; ``source`` names it in mountinfo."""
+    proc.run(["mount", "-t", "tmpfs", "-o", "mode=0755", source, path])
+
+
 def umount(path: str) -> None:
     """Lazily unmount ``path`` and every mount stacked on it; absent is fine."""
     while is_mountpoint(path):

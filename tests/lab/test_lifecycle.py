@@ -9,8 +9,8 @@ import pytest
 
 from labkit import host_snapshot, lab_leftovers, new_lab
 from neutrino.lab import lifecycle, services, teardown
-from neutrino.lab.layout import LABS_DIR
-from neutrino.linux import ip, ovs_daemons, proc
+from neutrino.lab.layout import LABS_DIR, STATE_TMPFS
+from neutrino.linux import ip, netns, ovs_daemons, proc
 
 pytestmark = pytest.mark.dataplane
 NEUTRINO = os.path.join(os.path.dirname(sys.executable), "neutrino")
@@ -59,6 +59,7 @@ def test_up_then_down_leaves_nothing():
             <= set(ip.netns_list())
         assert lab_leftovers(lab, before)["links"] == []      # nothing in the root namespace
         assert lab_leftovers(lab, before)["mounts"]           # the check sees the lab's mounts
+        assert netns.mount_source(lab.state_dir) == ("tmpfs", STATE_TMPFS)   # state in memory
         assert os.path.islink(os.path.join(LABS_DIR, lab.name))
         status = lab_cli(lab, "status").stdout
         assert "compute01" in status and "dead" not in status
@@ -177,12 +178,29 @@ def test_down_keeps_files_the_lab_did_not_make(tmp_path):
     try:
         lifecycle.up(lab, computes=0, server=False, say=lambda text: None)
         assert (state / "lab.json").exists()
+        assert netns.mount_source(str(state)) is None          # not hidden under a tmpfs
     finally:
         lines = []
         teardown.down(lab, say=lines.append)
     assert (state / "mine.txt").read_text() == "keep me"
     assert sorted(os.listdir(state)) == ["mine.txt"]
     assert any("did not make" in line for line in lines)
+    assert lab_leftovers(lab, before) == {"netns": [], "links": [], "mounts": []}
+
+
+def test_state_on_disk_when_asked(tmp_path):
+    lab = new_lab()
+    lab = type(lab)(lab.name, str(tmp_path / "state"))
+    before = host_snapshot()
+    lines = []
+    try:
+        lifecycle.up(lab, computes=0, server=False, say=lines.append, state_in_memory=False)
+        assert (tmp_path / "state" / "lab.json").exists()
+        assert netns.mount_source(lab.state_dir) is None
+        assert not any("(tmpfs)" in line for line in lines)
+    finally:
+        teardown.down(lab)
+    assert not os.path.exists(lab.state_dir)
     assert lab_leftovers(lab, before) == {"netns": [], "links": [], "mounts": []}
 
 

@@ -44,11 +44,10 @@ def _check_state_dir(lab: Lab) -> None:
 def _state_in_memory(lab: Lab) -> bool:
     """Mount a tmpfs on the state directory when this lab makes it (absent or
     empty): everything the lab writes then stays in memory, as its namespaces
-    do (neither outlives a reboot). On a disk, the DHCP agent's and the
-    instances' files replaced by rename (which ext4 flushes) and SQLite's
-    writes were in every boot's path: 20 boots at once reached their first
-    ping ~0.1 s later (README, Performance). A directory holding other files
-    stays on disk. False when the state is on disk."""
+    do (neither outlives a reboot). With the state on this machine's ext4,
+    20 boots at once reached their first ping ~0.08 s later (which of the
+    lab's writes pays is not pinned down: README, Performance). A directory
+    holding other files stays on disk. False when the state is on disk."""
     path = lab.state_dir
     if netns.mount_source(path) == ("tmpfs", STATE_TMPFS):
         return True

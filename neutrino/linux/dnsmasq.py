@@ -65,18 +65,14 @@ def start(cmdline: list[str] | tuple[str, ...], netns: str | None = None,
         os.unlink(pid_file)
     except FileNotFoundError:
         pass
-    watch = _CloseWatch(reread) if reread else None
-    try:
+    with _CloseWatch(reread) as watch:
         proc.run(list(cmdline), netns=netns, timeout=15)
         pid = running_pid(pid_file)
         if pid is None:
             raise NeutrinoError(f"dnsmasq did not stay up (pid file {pid_file})")
-        if watch and not watch.wait(timeout):
+        if not watch.wait(timeout):
             LOG.warning("dnsmasq %s started without reading %s within %g s", pid,
                         ", ".join(map(os.path.basename, reread)), timeout)
-    finally:
-        if watch:
-            watch.close()
     return pid
 
 
@@ -91,16 +87,12 @@ def reload(pid: int, reread: list[str] | tuple[str, ...] = (), timeout: float = 
     client quick enough met the old hosts, got no offer and waited a second
     for its retry.)
     """
-    watch = _CloseWatch(reread) if reread else None
-    try:
+    with _CloseWatch(reread) as watch:
         try:
             os.kill(pid, signal.SIGHUP)
         except ProcessLookupError:
             raise NeutrinoError(f"dnsmasq {pid} is gone") from None
-        return watch.wait(timeout) if watch else True
-    finally:
-        if watch:
-            watch.close()
+        return watch.wait(timeout)
 
 
 IN_CLOSE_NOWRITE = 0x10
@@ -108,14 +100,18 @@ _EVENT = struct.Struct("iIII")        # struct inotify_event, before its name
 
 
 class _CloseWatch:
-    """inotify on files, for the close of a read-only open of each."""
+    """inotify on files, for the close of a read-only open of each (a
+    context manager; with no files it opens nothing and waits for nothing)."""
 
     def __init__(self, paths):
+        self.fd = -1
+        self.pending: set[int] = set()
+        if not paths:
+            return
         lib = libc.libc()
         self.fd = lib.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
         if self.fd < 0:
             raise NeutrinoError(f"inotify: {os.strerror(libc.errno())}")
-        self.pending: set[int] = set()
         for path in paths:
             wd = lib.inotify_add_watch(self.fd, os.fsencode(path), IN_CLOSE_NOWRITE)
             if wd < 0:
@@ -124,6 +120,9 @@ class _CloseWatch:
             self.pending.add(wd)
 
     def wait(self, timeout: float) -> bool:
+        """True once every file was read (at once when there are none)."""
+        if not self.pending:
+            return True
         deadline = time.monotonic() + timeout
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
@@ -144,6 +143,12 @@ class _CloseWatch:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def __enter__(self) -> "_CloseWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def stop(pid_file: str) -> None:

@@ -86,12 +86,7 @@ class _NetnsWorker:
                 raise OSError(ctypes.get_errno(), f"bind {path}")
             _set_up("lo")           # a new namespace starts with lo down
             return
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"setns {path}")
-        finally:
-            os.close(fd)
+        _setns_to(path)
 
     @property
     def ipr(self):
@@ -499,6 +494,16 @@ def _write_sysctls(values: dict, netns: str) -> None:
             raise NeutrinoError(f"sysctl {key}={value}{_where(netns)}: {exc.strerror}") from None
 
 
+def _setns_to(path: str) -> None:
+    """Move the calling thread into the network namespace bound at ``path``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _libc().setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {path}")
+    finally:
+        os.close(fd)
+
+
 def made_in(netns: str | None, make: Callable[[], T]) -> T:
     """``make()`` run by the calling thread switched into ``netns``, then
     back. For a socket that must be created inside a namespace (it stays
@@ -512,14 +517,9 @@ def made_in(netns: str | None, make: Callable[[], T]) -> T:
     own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
     try:
         try:
-            target = os.open(f"{NETNS_DIR}/{netns}", os.O_RDONLY)
+            _setns_to(f"{NETNS_DIR}/{netns}")
         except FileNotFoundError:
             raise NeutrinoError(f"no network namespace {netns!r}") from None
-        try:
-            if _libc().setns(target, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"setns {netns}")
-        finally:
-            os.close(target)
         try:
             return make()
         finally:
